@@ -1,0 +1,85 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import qs from 'qs';
+import type { Logger } from 'pino';
+import type { AppContext } from './context.js';
+import { AppError } from './errors.js';
+import { registerAuthentication } from './http/auth.js';
+import { registerErrorHandling, sendAppError } from './http/error-handler.js';
+import { registerOpenApi } from './http/openapi.js';
+import { registerRateLimits } from './http/rate-limit.js';
+import { validatorCompiler } from './http/validation.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { userRoutes } from './modules/users/users.routes.js';
+import { workspaceRoutes } from './modules/workspaces/workspaces.routes.js';
+import type { Metrics } from './observability/metrics.js';
+import { VERSION } from './version.js';
+
+export interface BuildAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** The HTTP application: plugins, modules, error and 404 handlers. Storage is already open and migrated. */
+export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // One access line per request is written in onResponse; Fastify's two are turned off.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestIdHeader: 'x-request-id',
+    routerOptions: {
+      maxParamLength: 200,
+      querystringParser: (query: string) => qs.parse(query, { depth: 3, arrayLimit: 200, parameterLimit: 500 }),
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  registerErrorHandling(app);
+
+  // A DELETE or POST sent with `Content-Type: application/json` and no body is not malformed.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
+
+  const limits = await registerRateLimits(app, config);
+  registerAuthentication(app, ctx, limits);
+  registerRequestMetrics(app, options.metrics);
+  await registerOpenApi(app, config, VERSION);
+
+  app.get('/metrics', { config: { auth: 'none', rateLimit: false }, schema: { hide: true } }, async (request, reply) => {
+    if (config.metricsToken && request.headers.authorization !== `Bearer ${config.metricsToken}`) {
+      throw new AppError('UNAUTHENTICATED');
+    }
+    return reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+  });
+
+  await app.register(healthRoutes(ctx));
+  await app.register(authRoutes(ctx));
+  await app.register(userRoutes(ctx));
+  await app.register(workspaceRoutes(ctx));
+
+  app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
+  return app;
+}
+
+function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = {
+      method: request.method,
+      route: request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched'),
+      status_code: String(reply.statusCode),
+    };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 500) return;
+    request.log.info({ req: request, res: reply, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+  });
+}

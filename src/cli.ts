@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createServer } from './server.js';
+import { VERSION } from './version.js';
+
+const HELP = `athena ${VERSION}: self-hostable AI agent and workflow platform
+
+Usage: athena <command> [options]
+
+Commands:
+  start                           run the server (migrates the database first)
+  migrate                         apply pending database migrations and exit
+  user:create --email <email> --password <password> [--name <name>] [--admin]
+                                  create a user with a primary workspace
+  token:create --email <email> [--name <name>] [--expires-in-days <n>]
+                                  create a personal API token for a user (printed once)
+  help                            show this help
+
+Configuration comes from the environment; see README.md.`;
+
+function fail(message: string): never {
+  process.stderr.write(`athena: ${message}\n`);
+  process.exit(1);
+}
+
+async function start(config: Config): Promise<void> {
+  const started = performance.now();
+  const { app } = await createServer(config);
+  const closeListeners = closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down: draining requests');
+    await app.close();
+  });
+  app.addHook('onClose', async () => closeListeners.uninstall());
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = config.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const storage = config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
+  process.stdout.write(
+    `Athena ${VERSION} is running at ${url} (${storage}, ready in ${Math.round(performance.now() - started)} ms)\n` +
+      `API reference: ${url}/docs\n`,
+  );
+}
+
+async function withServer<T>(config: Config, work: (server: Awaited<ReturnType<typeof createServer>>) => Promise<T>): Promise<T> {
+  const server = await createServer({ ...config, logLevel: 'warn' });
+  try {
+    return await work(server);
+  } finally {
+    await server.app.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      email: { type: 'string' },
+      password: { type: 'string' },
+      name: { type: 'string' },
+      admin: { type: 'boolean', default: false },
+      'expires-in-days': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const config = loadConfig();
+
+  switch (command) {
+    case 'start':
+      return start(config);
+
+    case 'migrate':
+      // createServer applies the migrations; nothing else to do.
+      await withServer(config, async () => undefined);
+      process.stdout.write('Database is up to date.\n');
+      return;
+
+    case 'user:create': {
+      if (!values.email || !values.password) fail('user:create needs --email and --password.');
+      if (values.password.length < 8) fail('the password must be at least 8 characters long.');
+      const { registerUser } = await import('./modules/users/users.service.js');
+      const { hashPassword } = await import('./modules/auth/passwords.js');
+      const user = await withServer(config, async ({ ctx }) =>
+        registerUser(ctx, {
+          name: values.name ?? values.email!.split('@')[0]!,
+          email: values.email!,
+          passwordHash: await hashPassword(values.password!, config.passwordHashCost),
+          isAdmin: values.admin,
+        }),
+      );
+      process.stdout.write(`Created user ${user.id} <${user.email}>${values.admin ? ' (administrator)' : ''}.\n`);
+      return;
+    }
+
+    case 'token:create': {
+      if (!values.email) fail('token:create needs --email.');
+      const days = values['expires-in-days'] === undefined ? undefined : Number(values['expires-in-days']);
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) fail('--expires-in-days must be a whole number of days.');
+      const { findUserByEmail } = await import('./modules/users/users.repository.js');
+      const { createPersonalToken } = await import('./modules/auth/auth.service.js');
+      const token = await withServer(config, async ({ ctx }) => {
+        const user = await findUserByEmail(ctx.db.kysely, values.email!);
+        if (!user) fail(`no user has the email ${values.email}.`);
+        return createPersonalToken(ctx, user, {
+          name: values.name ?? 'cli',
+          expires_at: days ? new Date(Date.now() + days * 86_400_000).toISOString() : null,
+        });
+      });
+      process.stdout.write(`${token.token}\n`);
+      process.stderr.write('Keep this token: it is shown only once.\n');
+      return;
+    }
+
+    default:
+      fail(`unknown command "${command}". Run "athena help".`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError) fail(error.message);
+  const message = error instanceof Error ? error.message : String(error);
+  fail(message);
+});

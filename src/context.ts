@@ -1,0 +1,17 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from './config.js';
+import type { Db } from './db/database.js';
+import type { OidcVerifier } from './modules/auth/oidc.js';
+
+/**
+ * The infrastructure services are handed: configuration, storage, the logger and the identity
+ * provider. Services take it as their first argument; routes, workers and the CLI build it once.
+ */
+export interface AppContext {
+  readonly config: Config;
+  readonly db: Db;
+  readonly log: FastifyBaseLogger;
+  /** Master key for secrets at rest (ATHENA_ENCRYPTION_KEY or the generated key file). */
+  readonly masterKey: Buffer;
+  readonly oidc: OidcVerifier | undefined;
+}

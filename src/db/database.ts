@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import type { Config } from '../config.js';
+import type { UsersTable } from '../modules/users/users.table.js';
+import type { WorkspacesTable, WorkspaceMembersTable } from '../modules/workspaces/workspaces.table.js';
+import type { AccessTokensTable, AuthThrottlesTable } from '../modules/auth/auth.table.js';
+import { adaptSqlite } from './sqlite-adapter.js';
+
+/** Every table, as each module declares it in its `*.table.ts`. */
+export interface Database {
+  users: UsersTable;
+  workspaces: WorkspacesTable;
+  workspace_members: WorkspaceMembersTable;
+  access_tokens: AccessTokensTable;
+  auth_throttles: AuthThrottlesTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** What repositories take as their first argument: the database or a transaction. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface Db {
+  readonly kysely: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Runs `SELECT 1`; used by /ready. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens SQLite in the data dir, or PostgreSQL when DATABASE_URL is set. */
+export async function createDb(config: Config): Promise<Db> {
+  return config.databaseUrl ? createPostgres(config, config.databaseUrl) : createSqlite(config);
+}
+
+async function createSqlite(config: Config): Promise<Db> {
+  const { default: BetterSqlite3 } = await import('better-sqlite3');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, 'athena.sqlite');
+  const database = new BetterSqlite3(file);
+  // Incremental auto-vacuum must be chosen before the first table exists; later it lets pruning
+  // hand pages back to the file system without a full VACUUM.
+  database.pragma('auto_vacuum = INCREMENTAL');
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptSqlite(database) }) });
+  return {
+    kysely,
+    dialect: 'sqlite',
+    ping: async () => {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+}
+
+async function createPostgres(config: Config, url: string): Promise<Db> {
+  const { default: pg } = await import('pg');
+  const types = {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      // Timestamps leave the driver as ISO strings, the same as SQLite gives them back.
+      if (oid === pg.types.builtins.TIMESTAMPTZ || oid === pg.types.builtins.TIMESTAMP) {
+        const parseDate = pg.types.getTypeParser(oid, 'text') as (v: string) => Date;
+        return (value: string) => parseDate(value).toISOString();
+      }
+      // Counts and sums fit comfortably in a double.
+      if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (value: string) => Number(value);
+      return pg.types.getTypeParser(oid, format);
+    },
+  };
+  if (config.databaseSchema) await ensureSchema(pg, url, config.databaseSchema);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.databasePoolSize,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    types,
+    ...(config.databaseSchema ? { options: `-c search_path=${config.databaseSchema},public` } : {}),
+  });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on next use.
+  });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    kysely,
+    dialect: 'postgres',
+    ping: async () => {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+}
+
+async function ensureSchema(pg: typeof import('pg').default, url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(`create schema if not exists "${schema}"`);
+  } finally {
+    await client.end();
+  }
+}

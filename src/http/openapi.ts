@@ -1,0 +1,85 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import { componentNames } from './schemas.js';
+
+type Json = unknown;
+
+/**
+ * Replaces every titled schema that has a component name with a `$ref`, collecting the
+ * components. Children are lifted first, so components refer to each other too.
+ */
+export function liftComponents(node: Json, names: ReadonlySet<string>, components: Record<string, Json>, root = true): Json {
+  if (Array.isArray(node)) return node.map((child) => liftComponents(child, names, components, false));
+  if (node === null || typeof node !== 'object') return node;
+  const lifted: Record<string, Json> = {};
+  for (const [key, value] of Object.entries(node)) lifted[key] = liftComponents(value, names, components, false);
+  const title = lifted.title;
+  if (!root && typeof title === 'string' && names.has(title)) {
+    components[title] ??= lifted;
+    return { $ref: `#/components/schemas/${title}` };
+  }
+  return lifted;
+}
+
+const TAGS = [
+  { name: 'Authentication', description: 'Sign in, sign up, logout.' },
+  { name: 'User', description: 'The authenticated user and their personal API tokens.' },
+  { name: 'Workspace', description: 'Workspaces, members and roles.' },
+  { name: 'Operations', description: 'Health, readiness and metrics.' },
+];
+
+/** `/openapi.json` (OpenAPI 3.1 from the route schemas) and `/docs` (interactive reference). */
+export async function registerOpenApi(app: FastifyInstance, config: Config, version: string): Promise<void> {
+  const serverUrl = config.publicUrl ?? `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${config.port}`;
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Athena API',
+        version,
+        description:
+          'The platform API (`/api/v1`) and the customer-accounts API (`/v1`) of Athena, a self-hostable AI agent and workflow platform.',
+        contact: { name: 'Athena', url: 'https://github.com/athena-platform/athena' },
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      servers: [{ url: serverUrl, description: 'This server' }],
+      tags: TAGS,
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Access token, personal API token or app access token (JWT).' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'Personal API token.' },
+          basicAuth: { type: 'http', scheme: 'basic', description: 'base64(email:api_token).' },
+        },
+      },
+      security: [{ bearerAuth: [] }, { apiKey: [] }, { basicAuth: [] }],
+    },
+    transformObject: (documentObject) => {
+      const document = ('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject) as Record<
+        string,
+        unknown
+      > & { paths?: unknown; components?: { schemas?: Record<string, Json> } & Record<string, unknown> };
+      const components: Record<string, Json> = {};
+      const paths = liftComponents(document.paths ?? {}, componentNames(), components);
+      const existing = document.components?.schemas ?? {};
+      const schemas = liftComponents({ ...existing }, componentNames(), components) as Record<string, Json>;
+      // Components may themselves hold other components: keep lifting until nothing changes.
+      let previous = -1;
+      while (Object.keys(components).length !== previous) {
+        previous = Object.keys(components).length;
+        for (const [name, schema] of Object.entries(components)) components[name] = liftComponents(schema, componentNames(), components);
+      }
+      const sorted = Object.fromEntries(Object.entries({ ...schemas, ...components }).sort(([a], [b]) => a.localeCompare(b)));
+      return { ...document, paths, components: { ...document.components, schemas: sorted } } as never;
+    },
+  });
+
+  app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { url: '/openapi.json', docExpansion: 'list', deepLinking: true, persistAuthorization: true },
+    staticCSP: true,
+  });
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { createDb } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { loadMasterKey } from './lib/master-key.js';
+import { createOidcVerifier } from './modules/auth/oidc.js';
+import { bootstrapOwner } from './modules/users/users.service.js';
+import { createLogger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+
+export interface Server {
+  app: FastifyInstance;
+  ctx: AppContext;
+}
+
+/** Opens storage, applies migrations, bootstraps the first owner and builds the app. */
+export async function createServer(config: Config, options: { logStream?: DestinationStream } = {}): Promise<Server> {
+  const logger = createLogger(config, options.logStream);
+  const masterKey = loadMasterKey(config);
+  const db = await createDb(config);
+  try {
+    const applied = await migrateToLatest(db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    const ctx: AppContext = {
+      config,
+      db,
+      log: logger,
+      masterKey,
+      oidc: config.oidc ? createOidcVerifier(config.oidc) : undefined,
+    };
+    await bootstrapOwner(ctx);
+    const app = await buildApp(ctx, { logger, metrics: createMetrics() });
+    app.addHook('onClose', async () => db.close());
+    return { app, ctx };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
