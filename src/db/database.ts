@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import type { Config } from '../config.js';
 import type { UsersTable } from '../modules/users/users.table.js';
 import type { WorkspacesTable, WorkspaceMembersTable } from '../modules/workspaces/workspaces.table.js';
 import type { AccessTokensTable, AuthThrottlesTable } from '../modules/auth/auth.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
+import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
 /** Every table, as each module declares it in its `*.table.ts`. */
 export interface Database {
@@ -46,7 +47,7 @@ async function createSqlite(config: Config): Promise<Db> {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptSqlite(database) }) });
+  const kysely = new Kysely<Database>({ dialect: new AthenaSqliteDialect(adaptSqlite(database)) });
   return {
     kysely,
     dialect: 'sqlite',

@@ -1,22 +1,23 @@
 import { sql, type Insertable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import type { UserRow } from '../users/users.table.js';
 import type { AccessTokenRow, AccessTokensTable } from './auth.table.js';
 
 export interface TokenWithUser {
-  token: Pick<AccessTokenRow, 'id' | 'kind' | 'last_used_at'>;
+  token: Pick<AccessTokenRow, 'id' | 'kind' | 'last_used_at' | 'expires_at'>;
   user: UserRow;
 }
 
-/** The live token with this hash and its user, in one query (every authenticated request runs it). */
-export async function findLiveTokenByHash(db: Executor, hash: string, at: string): Promise<TokenWithUser | undefined> {
-  const row = await db
+const liveTokenByHash = preparedQuery((db, p: { hash: string; at: string }) =>
+  db
     .selectFrom('access_tokens as t')
     .innerJoin('users as u', 'u.id', 't.user_id')
     .select([
       't.id as token_id',
       't.kind as token_kind',
       't.last_used_at as token_last_used_at',
+      't.expires_at as token_expires_at',
       'u.id',
       'u.name',
       'u.first_name',
@@ -30,13 +31,17 @@ export async function findLiveTokenByHash(db: Executor, hash: string, at: string
       'u.created_at',
       'u.updated_at',
     ])
-    .where('t.token_hash', '=', hash)
+    .where('t.token_hash', '=', p.hash)
     .where('t.revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('t.expires_at', 'is', null), eb('t.expires_at', '>', at)]))
-    .executeTakeFirst();
+    .where((eb) => eb.or([eb('t.expires_at', 'is', null), eb('t.expires_at', '>', p.at)])),
+);
+
+/** The live token with this hash and its user, in one query (every authenticated request runs it). */
+export async function findLiveTokenByHash(db: Executor, hash: string, at: string): Promise<TokenWithUser | undefined> {
+  const [row] = await liveTokenByHash(db, { hash, at });
   if (!row) return undefined;
-  const { token_id, token_kind, token_last_used_at, ...user } = row;
-  return { token: { id: token_id, kind: token_kind, last_used_at: token_last_used_at }, user };
+  const { token_id, token_kind, token_last_used_at, token_expires_at, ...user } = row;
+  return { token: { id: token_id, kind: token_kind, last_used_at: token_last_used_at, expires_at: token_expires_at }, user };
 }
 
 export function insertAccessToken(db: Executor, values: Insertable<AccessTokensTable>): Promise<AccessTokenRow> {

@@ -1,5 +1,6 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
 import type {
   WorkspaceMemberRow,
@@ -32,17 +33,28 @@ function splitRole<T extends { member_role: WorkspaceRole }>(row: T): WorkspaceW
   return { workspace: workspace as unknown as WorkspaceRow, role: member_role };
 }
 
-/** The workspace with the user's role in it, or undefined when the user is not a member. */
-export async function findMembership(db: Executor, workspaceId: string, userId: number): Promise<WorkspaceWithRole | undefined> {
-  const row = await db
+const membership = preparedQuery((db, p: { workspaceId: string; userId: number }) =>
+  db
     .selectFrom('workspaces as w')
     .innerJoin('workspace_members as m', 'm.workspace_id', 'w.id')
     .select([...WORKSPACE_COLUMNS, 'm.role as member_role'])
-    .where('w.id', '=', workspaceId)
-    .where('m.user_id', '=', userId)
-    .executeTakeFirst();
+    .where('w.id', '=', p.workspaceId)
+    .where('m.user_id', '=', p.userId),
+);
+
+/** The workspace with the user's role in it, or undefined when the user is not a member. */
+export async function findMembership(db: Executor, workspaceId: string, userId: number): Promise<WorkspaceWithRole | undefined> {
+  const [row] = await membership(db, { workspaceId, userId });
   return row ? splitRole(row) : undefined;
 }
+
+const workspaceForViewer = preparedQuery((db, p: { workspaceId: string; viewerId: number }) =>
+  db
+    .selectFrom('workspaces as w')
+    .leftJoin('workspace_members as m', (join) => join.onRef('m.workspace_id', '=', 'w.id').on('m.user_id', '=', p.viewerId))
+    .select([...WORKSPACE_COLUMNS, 'm.role as member_role'])
+    .where('w.id', '=', p.workspaceId),
+);
 
 /** The workspace and the viewer's role in it (undefined when the viewer is not a member). */
 export async function findWorkspaceForViewer(
@@ -50,12 +62,7 @@ export async function findWorkspaceForViewer(
   workspaceId: string,
   viewerId: number,
 ): Promise<{ workspace: WorkspaceRow; role: WorkspaceRole | undefined } | undefined> {
-  const row = await db
-    .selectFrom('workspaces as w')
-    .leftJoin('workspace_members as m', (join) => join.onRef('m.workspace_id', '=', 'w.id').on('m.user_id', '=', viewerId))
-    .select([...WORKSPACE_COLUMNS, 'm.role as member_role'])
-    .where('w.id', '=', workspaceId)
-    .executeTakeFirst();
+  const [row] = await workspaceForViewer(db, { workspaceId, viewerId });
   if (!row) return undefined;
   const { member_role, ...workspace } = row;
   return { workspace: workspace as unknown as WorkspaceRow, role: member_role ?? undefined };
