@@ -21,7 +21,11 @@ export interface Config {
   readonly rateLimit: { readonly perToken: number; readonly perIp: number; readonly windowMs: number };
   readonly signIn: { readonly maxAttemptsPerAccount: number; readonly maxAttemptsPerIp: number; readonly lockoutMs: number };
   readonly accessTokenTtlSeconds: number;
+  /** How long an authenticated principal is remembered in-process; 0 turns the cache off. */
+  readonly authCacheTtlMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One log line per answered request. */
+  readonly accessLog: boolean;
   readonly metricsToken: string | undefined;
   readonly shutdownTimeoutMs: number;
   /** scrypt cost parameter N (a power of two). Lowered only by tests. */
@@ -151,7 +155,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       lockoutMs: integer('ATHENA_SIGNIN_LOCKOUT', 900, 1, 86_400) * 1000,
     },
     accessTokenTtlSeconds: integer('ATHENA_TOKEN_TTL', 7 * 24 * 3600, 60, 10 * 365 * 24 * 3600),
+    authCacheTtlMs: integer('ATHENA_AUTH_CACHE_TTL', 5, 0, 300) * 1000,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    accessLog: oneOf('ATHENA_ACCESS_LOG', ['true', 'false'] as const, 'false') === 'true',
     metricsToken: read('ATHENA_METRICS_TOKEN'),
     shutdownTimeoutMs: integer('ATHENA_SHUTDOWN_TIMEOUT', 10, 1, 3600) * 1000,
     passwordHashCost: 16384,

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import type { OidcVerifier } from './modules/auth/oidc.js';
+import type { PrincipalCache } from './modules/auth/principal-cache.js';
 
 /**
  * The infrastructure services are handed: configuration, storage, the logger and the identity
@@ -14,4 +15,6 @@ export interface AppContext {
   /** Master key for secrets at rest (ATHENA_ENCRYPTION_KEY or the generated key file). */
   readonly masterKey: Buffer;
   readonly oidc: OidcVerifier | undefined;
+  /** Recently authenticated principals (see PrincipalCache for what evicts them). */
+  readonly principals: PrincipalCache;
 }

@@ -7,8 +7,9 @@ import { createDb } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { loadMasterKey } from './lib/master-key.js';
 import { createOidcVerifier } from './modules/auth/oidc.js';
+import { PrincipalCache } from './modules/auth/principal-cache.js';
 import { bootstrapOwner } from './modules/users/users.service.js';
-import { createLogger } from './observability/logger.js';
+import { createLoggers } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 
 export interface Server {
@@ -18,7 +19,7 @@ export interface Server {
 
 /** Opens storage, applies migrations, bootstraps the first owner and builds the app. */
 export async function createServer(config: Config, options: { logStream?: DestinationStream } = {}): Promise<Server> {
-  const logger = createLogger(config, options.logStream);
+  const { logger, accessLog, flush } = createLoggers(config, options.logStream);
   const masterKey = loadMasterKey(config);
   const db = await createDb(config);
   try {
@@ -30,10 +31,14 @@ export async function createServer(config: Config, options: { logStream?: Destin
       log: logger,
       masterKey,
       oidc: config.oidc ? createOidcVerifier(config.oidc) : undefined,
+      principals: new PrincipalCache(config.authCacheTtlMs),
     };
     await bootstrapOwner(ctx);
-    const app = await buildApp(ctx, { logger, metrics: createMetrics() });
-    app.addHook('onClose', async () => db.close());
+    const app = await buildApp(ctx, { logger, accessLog, metrics: createMetrics() });
+    app.addHook('onClose', async () => {
+      await db.close();
+      flush();
+    });
     return { app, ctx };
   } catch (error) {
     await db.close();

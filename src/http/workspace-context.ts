@@ -16,5 +16,5 @@ function header(request: FastifyRequest, name: string): string | undefined {
 export function workspaceScopeOf(ctx: AppContext, request: FastifyRequest): Promise<WorkspaceScope> {
   const requested =
     header(request, 'x-workspace-id') ?? (surfaceOf(request.url) === 'thena' ? header(request, 'x-org-id') : undefined);
-  return resolveWorkspaceScope(ctx.db.kysely, principalOf(request).user, requested);
+  return resolveWorkspaceScope(ctx, principalOf(request), requested);
 }

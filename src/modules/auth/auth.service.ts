@@ -7,6 +7,7 @@ import { createUserWithPrimaryWorkspace, registerUser } from '../users/users.ser
 import type { UserRow } from '../users/users.table.js';
 import * as repo from './auth.repository.js';
 import type { AccessTokenRow } from './auth.table.js';
+import type { WorkspaceWithRole } from '../workspaces/workspaces.repository.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { hashToken, issueToken, looksLikeJwt } from './tokens.js';
 
@@ -16,6 +17,11 @@ export interface Principal {
   via: 'session' | 'personal' | 'basic' | 'jwt';
   /** The access token used; null for JWTs of the identity provider. */
   tokenId: string | null;
+  /**
+   * The user's primary workspace and role, remembered with the principal once looked up (most
+   * requests act there). Workspace and membership changes evict the principal.
+   */
+  primary?: WorkspaceWithRole;
 }
 
 /** last_used_at is written at most this often per token, so reads stay reads. */
@@ -24,13 +30,32 @@ const TOUCH_INTERVAL_MS = 60_000;
 export const MAX_PERSONAL_TOKENS = 100;
 
 async function principalFromToken(ctx: AppContext, plain: string, via: Principal['via'], email?: string): Promise<Principal | undefined> {
-  const at = now();
-  const found = await repo.findLiveTokenByHash(ctx.db.kysely, hashToken(plain), at);
-  if (!found) return undefined;
-  if (email !== undefined && found.user.email !== email.toLowerCase()) return undefined;
-  const lastUsed = found.token.last_used_at ? Date.parse(found.token.last_used_at) : 0;
-  if (Date.now() - lastUsed > TOUCH_INTERVAL_MS) await repo.touchAccessToken(ctx.db.kysely, found.token.id, at);
-  return { user: found.user, via: via === 'basic' ? 'basic' : found.token.kind, tokenId: found.token.id };
+  const hash = hashToken(plain);
+  const key = `${via === 'basic' ? 'basic' : 'bearer'}:${hash}`;
+  const clock = Date.now();
+  const cached = ctx.principals.get(key, clock);
+  let principal: Principal;
+  if (cached) {
+    principal = cached.principal;
+    if (clock - cached.touchedAt > TOUCH_INTERVAL_MS) {
+      cached.touchedAt = clock;
+      await repo.touchAccessToken(ctx.db.kysely, principal.tokenId!, new Date(clock).toISOString());
+    }
+  } else {
+    const at = new Date(clock).toISOString();
+    const found = await repo.findLiveTokenByHash(ctx.db.kysely, hash, at);
+    if (!found) return undefined;
+    principal = { user: found.user, via: via === 'basic' ? 'basic' : found.token.kind, tokenId: found.token.id };
+    const lastUsed = found.token.last_used_at ? Date.parse(found.token.last_used_at) : 0;
+    let touchedAt = lastUsed;
+    if (clock - lastUsed > TOUCH_INTERVAL_MS) {
+      await repo.touchAccessToken(ctx.db.kysely, found.token.id, at);
+      touchedAt = clock;
+    }
+    ctx.principals.set(key, principal, found.token.expires_at ? Date.parse(found.token.expires_at) : undefined, touchedAt);
+  }
+  if (email !== undefined && principal.user.email !== email.toLowerCase()) return undefined;
+  return principal;
 }
 
 /** `Authorization: Bearer …` or `x-api-key`: an access token, a personal token or an app JWT. */
@@ -58,6 +83,16 @@ export async function authenticateBasic(ctx: AppContext, encoded: string): Promi
  * linked only when the provider says the email is verified; otherwise it could be taken over.
  */
 async function authenticateJwt(ctx: AppContext, token: string): Promise<Principal | undefined> {
+  // A verified token is remembered (never past its own expiry): signature checks are costly.
+  const key = `jwt:${hashToken(token)}`;
+  const cached = ctx.principals.get(key, Date.now());
+  if (cached) return cached.principal;
+  const principal = await verifyJwt(ctx, token);
+  if (principal) ctx.principals.set(key, principal, principal.expiresAt, Date.now());
+  return principal;
+}
+
+async function verifyJwt(ctx: AppContext, token: string): Promise<(Principal & { expiresAt?: number }) | undefined> {
   let identity;
   try {
     identity = await ctx.oidc!.verify(token);
@@ -66,8 +101,9 @@ async function authenticateJwt(ctx: AppContext, token: string): Promise<Principa
     return undefined;
   }
   const db = ctx.db.kysely;
+  const expiresAt = identity.expiresAt;
   const known = await findUserByMultiplaiId(db, identity.subject);
-  if (known) return { user: known, via: 'jwt', tokenId: null };
+  if (known) return { user: known, via: 'jwt', tokenId: null, expiresAt };
   if (!identity.email) {
     ctx.log.warn('app access token without an email claim: cannot provision its user');
     return undefined;
@@ -76,7 +112,8 @@ async function authenticateJwt(ctx: AppContext, token: string): Promise<Principa
   if (sameEmail) {
     if (!identity.emailVerified || sameEmail.multiplai_id) return undefined;
     const linked = await updateUser(db, sameEmail.id, { multiplai_id: identity.subject, updated_at: now() });
-    return { user: linked, via: 'jwt', tokenId: null };
+    ctx.principals.forgetUser(linked);
+    return { user: linked, via: 'jwt', tokenId: null, expiresAt };
   }
   const name =
     identity.name ?? ([identity.givenName, identity.familyName].filter(Boolean).join(' ') || identity.email.split('@')[0]!);
@@ -93,12 +130,12 @@ async function authenticateJwt(ctx: AppContext, token: string): Promise<Principa
       }),
     );
     ctx.log.info({ userId: user.id }, 'provisioned a user from the identity provider');
-    return { user, via: 'jwt', tokenId: null };
+    return { user, via: 'jwt', tokenId: null, expiresAt };
   } catch (error) {
     // Two first requests of the same new user raced; the other one provisioned it.
     if (!isUniqueViolation(error)) throw error;
     const user = await findUserByMultiplaiId(db, identity.subject);
-    return user ? { user, via: 'jwt', tokenId: null } : undefined;
+    return user ? { user, via: 'jwt', tokenId: null, expiresAt } : undefined;
   }
 }
 
@@ -180,7 +217,10 @@ export async function signUp(ctx: AppContext, input: { name: string; email: stri
 
 /** Revokes the token the request was made with. App JWTs expire at their provider. */
 export async function logout(ctx: AppContext, principal: Principal): Promise<void> {
-  if (principal.tokenId && principal.via !== 'basic') await repo.revokeAccessToken(ctx.db.kysely, principal.tokenId, now());
+  if (principal.tokenId && principal.via !== 'basic') {
+    await repo.revokeAccessToken(ctx.db.kysely, principal.tokenId, now());
+    ctx.principals.forgetToken(principal.tokenId);
+  }
 }
 
 export interface PersonalTokenResource {
@@ -245,4 +285,5 @@ export async function revokePersonalToken(ctx: AppContext, user: UserRow, tokenI
   const token = await repo.findPersonalToken(ctx.db.kysely, user.id, tokenId);
   if (!token) throw new AppError('NOT_FOUND');
   await repo.revokeAccessToken(ctx.db.kysely, token.id, now());
+  ctx.principals.forgetToken(token.id);
 }

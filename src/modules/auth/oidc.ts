@@ -8,6 +8,8 @@ export interface OidcIdentity {
   givenName: string | undefined;
   familyName: string | undefined;
   picture: string | undefined;
+  /** The token's `exp`, in ms since epoch. */
+  expiresAt: number | undefined;
 }
 
 export interface OidcVerifier {
@@ -42,6 +44,7 @@ export function createOidcVerifier(options: { issuer: string; audience: string; 
         givenName: stringClaim(payload, 'given_name'),
         familyName: stringClaim(payload, 'family_name'),
         picture: stringClaim(payload, 'picture'),
+        expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
       };
     },
   };

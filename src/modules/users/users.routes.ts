@@ -18,7 +18,7 @@ export function userRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           'The authenticated user with their primary workspace. Accepts an app access token (JWT of the identity provider), an access token or a personal token.',
         response: { 200: UserEnvelope, 401: MessageResponse, 429: MessageResponse },
       },
-      handler: async (request) => ({ data: await users.toUserResource(ctx.db.kysely, principalOf(request).user) }),
+      handler: async (request) => ({ data: await users.toOwnUserResource(ctx, principalOf(request)) }),
     });
 
     app.get('/api/v1/user/basic', {
@@ -31,7 +31,7 @@ export function userRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         security: [{ basicAuth: [] }],
         response: { 200: UserEnvelope, 401: MessageResponse, 429: MessageResponse },
       },
-      handler: async (request) => ({ data: await users.toUserResource(ctx.db.kysely, principalOf(request).user) }),
+      handler: async (request) => ({ data: await users.toOwnUserResource(ctx, principalOf(request)) }),
     });
 
     app.put('/api/v1/user', {

@@ -6,7 +6,7 @@ import { userProperties } from './user.shape.js';
 /** Seed 004's User: its primary workspace nested one level, whose `user` stops at `{}`. */
 export const User = named(
   'User',
-  Type.Object({ ...userProperties, primary_workspace: Type.Union([WorkspaceLeaf, Type.Null()]) }),
+  Type.Object({ ...userProperties, primary_workspace: WorkspaceLeaf }),
 );
 export type UserResource = Static<typeof User>;
 

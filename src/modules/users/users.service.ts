@@ -3,7 +3,8 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { isUniqueViolation, now } from '../../db/values.js';
 import { findWorkspaceForViewer } from '../workspaces/workspaces.repository.js';
-import { createWorkspaceWithOwner } from '../workspaces/workspaces.service.js';
+import { createWorkspaceWithOwner, primaryMembershipOf } from '../workspaces/workspaces.service.js';
+import type { Principal } from '../auth/auth.service.js';
 import { toWorkspaceLeaf } from '../workspaces/workspace.shape.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { revokeSessionTokensOfUser } from '../auth/auth.repository.js';
@@ -73,11 +74,16 @@ function emailTaken(): AppError {
 
 /** The User resource: the user with their primary workspace, `is_owner` computed for the viewer. */
 export async function toUserResource(db: Executor, user: UserRow, viewerId: number = user.id): Promise<UserResource> {
+  // Every user has a primary workspace: it is created with them and cannot be deleted.
   const primary = user.primary_workspace_id ? await findWorkspaceForViewer(db, user.primary_workspace_id, viewerId) : undefined;
-  return {
-    ...userFields(user),
-    primary_workspace: primary ? toWorkspaceLeaf(primary.workspace, primary.role) : null,
-  };
+  if (!primary) throw new Error(`User ${user.id} has no primary workspace`);
+  return { ...userFields(user), primary_workspace: toWorkspaceLeaf(primary.workspace, primary.role) };
+}
+
+/** The caller's own User resource, from the principal (its primary workspace is remembered there). */
+export async function toOwnUserResource(ctx: AppContext, principal: Principal): Promise<UserResource> {
+  const primary = await primaryMembershipOf(ctx, principal);
+  return { ...userFields(principal.user), primary_workspace: toWorkspaceLeaf(primary.workspace, primary.role) };
 }
 
 /** Updates the caller's own profile; a new password needs the current one and ends other sessions. */
@@ -113,11 +119,13 @@ export async function updateProfile(
   if (Object.keys(changes).length === 0) return user;
   changes.updated_at = now();
   try {
-    return await ctx.db.kysely.transaction().execute(async (trx) => {
-      const updated = await updateUser(trx, user.id, changes);
+    const updated = await ctx.db.kysely.transaction().execute(async (trx) => {
+      const row = await updateUser(trx, user.id, changes);
       if (input.password !== undefined) await revokeSessionTokensOfUser(trx, user.id, currentTokenId, now());
-      return updated;
+      return row;
     });
+    ctx.principals.forgetUser(user);
+    return updated;
   } catch (error) {
     if (isUniqueViolation(error)) throw emailTaken();
     throw error;

@@ -8,6 +8,7 @@ import { AppError, fieldError } from '../../errors.js';
 import { findUserByEmail, findUserById, findUsersByIds } from '../users/users.repository.js';
 import { toUserLeaf, type UserLeafResource } from '../users/user.shape.js';
 import type { UserRow } from '../users/users.table.js';
+import type { Principal } from '../auth/auth.service.js';
 import { authorize } from './permissions.js';
 import { WORKSPACE_COUNTERS, type WorkspaceCounterName } from './workspace-metrics.js';
 import * as repo from './workspaces.repository.js';
@@ -69,15 +70,30 @@ export async function createWorkspaceWithOwner(
   return workspace;
 }
 
+/** The principal's primary workspace and role, looked up once per cached principal. */
+export async function primaryMembershipOf(ctx: AppContext, principal: Principal): Promise<repo.WorkspaceWithRole> {
+  if (principal.primary) return principal.primary;
+  const { user } = principal;
+  // Every user has a primary workspace: it is created with them and cannot be deleted.
+  const membership = user.primary_workspace_id ? await repo.findMembership(ctx.db.kysely, user.primary_workspace_id, user.id) : undefined;
+  if (!membership) throw new Error(`User ${user.id} is not a member of a primary workspace`);
+  principal.primary = membership;
+  return membership;
+}
+
 /**
  * The workspace named by the request (`X-Workspace-Id`, or `x-org-id` on `/v1`), else the
  * user's primary one. A workspace the user does not belong to is NOT_FOUND: its existence
  * is not revealed.
  */
-export async function resolveWorkspaceScope(db: Executor, user: UserRow, requested: string | undefined): Promise<WorkspaceScope> {
-  const workspaceId = requested ?? user.primary_workspace_id;
+export async function resolveWorkspaceScope(ctx: AppContext, principal: Principal, requested: string | undefined): Promise<WorkspaceScope> {
+  const { user } = principal;
+  const workspaceId = requested?.toLowerCase() ?? user.primary_workspace_id;
   if (!workspaceId || !isUuid(workspaceId)) throw new AppError('NOT_FOUND');
-  const membership = await repo.findMembership(db, workspaceId.toLowerCase(), user.id);
+  const membership =
+    workspaceId === user.primary_workspace_id
+      ? await primaryMembershipOf(ctx, principal)
+      : await repo.findMembership(ctx.db.kysely, workspaceId, user.id);
   if (!membership) throw new AppError('NOT_FOUND');
   return { workspaceId: membership.workspace.id, role: membership.role, userId: user.id };
 }
@@ -168,6 +184,7 @@ export async function updateWorkspace(
       }
       return repo.updateWorkspace(trx, workspaceId, changes);
     });
+    ctx.principals.forgetWorkspace(workspaceId);
     return toWorkspaceResource(ctx.db.kysely, { workspace, role: membership.role });
   } catch (error) {
     if (isUniqueViolation(error)) throw slugTaken();
@@ -185,6 +202,7 @@ export async function deleteWorkspace(ctx: AppContext, user: UserRow, workspaceI
     }
     await repo.deleteWorkspace(trx, workspaceId);
   });
+  ctx.principals.forgetWorkspace(workspaceId);
 }
 
 export interface MemberResource {
@@ -299,6 +317,8 @@ export async function changeMemberRole(
     if (member.role !== role) await repo.updateMemberRole(trx, workspaceId, memberId, role, now());
     if (member.role === 'owner' && role !== 'owner') await handOverWorkspaceUser(trx, workspaceId, memberId);
   });
+  ctx.principals.forgetWorkspace(workspaceId);
+  ctx.principals.forgetUser({ id: memberId });
   return toMemberResource(ctx.db.kysely, workspaceId, memberId);
 }
 
@@ -321,6 +341,8 @@ export async function removeMember(ctx: AppContext, user: UserRow, workspaceId: 
     await repo.deleteMember(trx, workspaceId, memberId);
     if (member.role === 'owner') await handOverWorkspaceUser(trx, workspaceId, memberId);
   });
+  ctx.principals.forgetWorkspace(workspaceId);
+  ctx.principals.forgetUser({ id: memberId });
 }
 
 /** When the owner shown as the workspace's `user` stops being an owner, another owner is shown. */
