@@ -4,20 +4,22 @@ import qs from 'qs';
 import type { Logger } from 'pino';
 import type { AppContext } from './context.js';
 import { AppError } from './errors.js';
-import { registerAuthentication } from './http/auth.js';
+import { registerRequestGuard } from './http/auth.js';
 import { registerErrorHandling, sendAppError } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
-import { registerRateLimits } from './http/rate-limit.js';
+import { createRateLimits } from './http/rate-limit.js';
 import { validatorCompiler } from './http/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { userRoutes } from './modules/users/users.routes.js';
 import { workspaceRoutes } from './modules/workspaces/workspaces.routes.js';
+import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { VERSION } from './version.js';
 
 export interface BuildAppOptions {
   logger: Logger;
+  accessLog: Logger;
   metrics: Metrics;
 }
 
@@ -49,9 +51,10 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
     return parseJson(request, body as string, done);
   });
 
-  const limits = await registerRateLimits(app, config);
-  registerAuthentication(app, ctx, limits);
-  registerRequestMetrics(app, options.metrics);
+  const limits = createRateLimits(config);
+  app.addHook('onClose', async () => limits.close());
+  registerRequestGuard(app, ctx, limits);
+  registerRequestMetrics(app, options.metrics, options.accessLog);
   await registerOpenApi(app, config, VERSION);
 
   app.get('/metrics', { config: { auth: 'none', rateLimit: false }, schema: { hide: true } }, async (request, reply) => {
@@ -70,16 +73,22 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   return app;
 }
 
-function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+function registerRequestMetrics(app: FastifyInstance, metrics: Metrics, accessLog: Logger): void {
+  const logAccess = accessLog.isLevelEnabled('info');
   app.addHook('onResponse', async (request, reply) => {
-    const labels = {
-      method: request.method,
-      route: request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched'),
-      status_code: String(reply.statusCode),
-    };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500) return;
-    request.log.info({ req: request, res: reply, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+    const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
+    metrics.recordHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    if (!logAccess) return;
+    accessLog.info(
+      {
+        reqId: request.id,
+        method: request.method,
+        url: redactUrl(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ip: request.ip,
+      },
+      'request completed',
+    );
   });
 }

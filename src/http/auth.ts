@@ -11,6 +11,8 @@ export type AuthMode = 'required' | 'basic' | 'none';
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
+    /** false: not counted against the per-IP budget (health checks, metrics scrapes). */
+    rateLimit?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -40,19 +42,23 @@ function isApiPath(url: string): boolean {
 }
 
 /**
- * Authenticates every routed request before its body is read. API routes are protected unless
- * they say `config: { auth: 'none' }`, so a forgotten setting fails closed.
+ * The guard every request passes before its body is read: the per-IP budget, then
+ * authentication, then the principal's budget. API routes are protected unless they say
+ * `config: { auth: 'none' }`, so a forgotten setting fails closed. One hook rather than three:
+ * this runs on every request.
  */
-export function registerAuthentication(app: FastifyInstance, ctx: AppContext, limits: RateLimits): void {
+export function registerRequestGuard(app: FastifyInstance, ctx: AppContext, limits: RateLimits): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
+    const config = request.routeOptions.config;
+    if (config.rateLimit !== false) limits.perIp(request, reply);
     if (request.is404) return;
-    const mode = request.routeOptions.config.auth ?? (isApiPath(request.url) ? 'required' : 'none');
+    const mode = config.auth ?? (isApiPath(request.url) ? 'required' : 'none');
     if (mode === 'none') return;
     const principal = await authenticate(ctx, request, mode);
     if (!principal) throw new AppError('UNAUTHENTICATED');
     request.principal = principal;
-    await limits.perPrincipal(request, reply);
+    limits.perPrincipal(request, reply);
   });
 }
 
