@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
+export type BenchDialect = 'sqlite' | 'postgres';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const ADMIN = { email: 'bench@example.test', password: 'bench-password-123' };
+
+export interface RunningServer {
+  url: string;
+  pid: number;
+  /** Milliseconds from spawn to the first 200 from /health. */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+/** Resident memory of a process, in MB, from /proc. */
+export function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function waitHealthy(url: string, child: ChildProcess, started: number): Promise<number> {
+  const deadline = started + 30_000;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.status === 200) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  throw new Error('server did not become healthy within 30 s');
+}
+
+function spawnServer(command: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, command, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+    if (stderr.length > 10_000) stderr = stderr.slice(-10_000);
+  });
+  child.on('exit', (code) => {
+    if (code && code !== 0) process.stderr.write(`server exited with ${code}: ${stderr}\n`);
+  });
+  return child;
+}
+
+function stopper(child: ChildProcess, cleanup: () => Promise<void> = async () => {}) {
+  return async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await cleanup();
+  };
+}
+
+/** The bare Fastify hello-world every run compares against. */
+export async function startBaseline(kind: 'hello' | 'sqlite-insert' = 'hello'): Promise<RunningServer> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawnServer(['--import', 'tsx', path.join(ROOT, 'bench', 'lib', 'baseline-server.ts')], {
+    PORT: String(port),
+    BASELINE_KIND: kind,
+    BASELINE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'athena-baseline-')),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const startMs = await waitHealthy(url, child, started);
+  return { url, pid: child.pid!, startMs, stop: stopper(child) };
+}
+
+/** Athena as a user runs it (`node dist/cli.js start`), on a fresh database of the dialect. */
+export async function startAthena(dialect: BenchDialect, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'athena-bench-'));
+  const schema = `bench_${Date.now().toString(36)}`;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ATHENA_DATA_DIR: dataDir,
+    ATHENA_ADMIN_EMAIL: ADMIN.email,
+    ATHENA_ADMIN_PASSWORD: ADMIN.password,
+    // The load comes from one IP and one token: limits high enough not to be what is measured.
+    ATHENA_RATE_LIMIT_PER_IP: '10000000',
+    ATHENA_RATE_LIMIT_PER_TOKEN: '10000000',
+    ...(dialect === 'postgres' ? { DATABASE_URL: BENCH_DATABASE_URL, ATHENA_DATABASE_SCHEMA: schema } : {}),
+    ...extraEnv,
+  };
+  const started = performance.now();
+  const child = spawnServer([path.join(ROOT, 'dist', 'cli.js'), 'start'], env);
+  const url = `http://127.0.0.1:${port}`;
+  const startMs = await waitHealthy(url, child, started);
+  return {
+    url,
+    pid: child.pid!,
+    startMs,
+    stop: stopper(child, async () => {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (dialect === 'postgres') {
+        const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
+        await client.connect();
+        await client.query(`drop schema if exists "${schema}" cascade`);
+        await client.end();
+      }
+    }),
+  };
+}
+
+export async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: BENCH_DATABASE_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** JSON over fetch against a running server. */
+export async function api<T = any>(url: string, method: string, pathname: string, token?: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${url}${pathname}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status >= 400) throw new Error(`${method} ${pathname}: ${response.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export async function signInAdmin(url: string): Promise<string> {
+  const response = await api<{ data: { token: string } }>(url, 'POST', '/api/v1/auth/sign-in', undefined, ADMIN);
+  return response.data.token;
+}
+
+export interface LoadRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface LoadResult {
+  connections: number;
+  durationS: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** Drives load with autocannon: a short warm-up, then the measured run. */
+export async function load(url: string, request: LoadRequest, connections: number, durationS: number): Promise<LoadResult> {
+  const options = {
+    // autocannon takes the path from the URL (its top-level `path` option is ignored).
+    url: `${url}${request.path}`,
+    connections,
+    pipelining: 1,
+    method: request.method ?? 'GET',
+    headers: request.headers,
+    body: request.body,
+  };
+  await autocannon({ ...options, duration: 2 });
+  const result = await autocannon({ ...options, duration: durationS });
+  const summary: LoadResult = {
+    connections,
+    durationS,
+    requests: result.requests.total,
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+  if (summary.non2xx > 0 || summary.errors > 0) {
+    process.stdout.write(`  warning: ${request.method ?? 'GET'} ${request.path} answered ${JSON.stringify(result.statusCodeStats)}\n`);
+  }
+  return summary;
+}

@@ -1,0 +1,34 @@
+import type { BenchDialect, LoadRequest, RunningServer } from './harness.js';
+
+export interface Target {
+  /** Minimum share of the same run's baseline requests per second, at the given connections. */
+  minBaselineShare?: { connections: number; share: number };
+  /** Maximum p99 latency in ms, at the given connections. */
+  maxP99Ms?: { connections: number; ms: number };
+}
+
+export interface PreparedLoad {
+  request: LoadRequest;
+  /** Anything the scenario wants reported beside the load numbers (data set size…). */
+  notes?: string;
+}
+
+/**
+ * One benchmarked endpoint. `prepare` runs against a started Athena (signed in as the bench
+ * admin) and answers the request to load; the harness runs it at each connection count,
+ * beside the baseline measured in the same run.
+ */
+export interface Scenario {
+  id: string;
+  issue: number;
+  title: string;
+  dialects: BenchDialect[];
+  connections: number[];
+  durationS: number;
+  /** Which baseline it is compared with. */
+  baseline: 'hello' | 'sqlite-insert';
+  targets: Target;
+  /** Extra environment for the Athena process. */
+  env?: Record<string, string>;
+  prepare(server: RunningServer, token: string, dialect: BenchDialect): Promise<PreparedLoad>;
+}

@@ -1,0 +1,5 @@
+import type { Scenario } from '../lib/scenario.js';
+import { authenticatedUser, workspaces } from './foundation.js';
+
+/** Every scenario `npm run bench` runs, in order. Add a module's scenarios here. */
+export const SCENARIOS: Scenario[] = [authenticatedUser, workspaces];
