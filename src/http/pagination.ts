@@ -71,12 +71,13 @@ export function pageWindow(currentPage: number, lastPage: number, onEachSide = O
 /** Builds the `{data, links, meta}` body of a list response. */
 export function pageResponse<T>(request: FastifyRequest, publicUrl: string | undefined, result: PageResult<T>) {
   const path = `${baseUrlOf(request, publicUrl)}${request.url.split('?')[0]}`;
-  // Links keep the request's other parameters (filters, sort), as Laravel's withQueryString().
+  // Links keep the request's other parameters (filters, sort), as Laravel's withQueryString(),
+  // percent-encoding brackets too so every link is a valid URI.
   const query = { ...(request.query as Record<string, unknown>) };
   delete query.page;
   delete query.cursor;
   const url = (param: Record<string, string | number>) =>
-    `${path}?${qs.stringify({ ...query, ...param }, { encodeValuesOnly: true })}`;
+    `${path}?${qs.stringify({ ...query, ...param })}`;
 
   if (result.kind === 'cursor') {
     return {

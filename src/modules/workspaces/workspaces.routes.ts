@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
 import { principalOf } from '../../http/auth.js';
+import { workspaceScopeOf } from '../../http/workspace-context.js';
 import { pageRequestOf, pageResponse } from '../../http/pagination.js';
 import { MessageResponse, Page, platformErrors } from '../../http/schemas.js';
 import {
@@ -31,10 +32,15 @@ export function workspaceRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         tags,
         operationId: 'getWorkspacesMetrics',
         summary: 'Get Workspaces Metrics',
-        description: 'For each workspace the caller belongs to, counts of what it holds that the caller can see, and their totals.',
-        response: { 200: WorkspaceMetricsResponse, 401: MessageResponse, 429: MessageResponse },
+        description:
+          'For each workspace the caller belongs to, counts of what it holds that the caller can see, and their totals. ' +
+          'With `X-Workspace-Id`, that workspace only (404 when the caller is not a member).',
+        response: { 200: WorkspaceMetricsResponse, 401: MessageResponse, 404: MessageResponse, 429: MessageResponse },
       },
-      handler: (request) => workspaces.workspaceMetrics(ctx, principalOf(request).user),
+      handler: async (request) => {
+        const only = request.headers['x-workspace-id'] === undefined ? undefined : (await workspaceScopeOf(ctx, request)).workspaceId;
+        return workspaces.workspaceMetrics(ctx, principalOf(request).user, only);
+      },
     });
 
     app.get('/api/v1/workspaces', {

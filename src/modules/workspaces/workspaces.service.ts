@@ -353,10 +353,14 @@ async function handOverWorkspaceUser(trx: Executor, workspaceId: string, formerO
   if (next) await repo.updateWorkspace(trx, workspaceId, { owner_id: next.user_id, updated_at: now() });
 }
 
-/** Counts per workspace the user belongs to, and their totals, from every registered counter. */
-export async function workspaceMetrics(ctx: AppContext, user: UserRow) {
-  const rows = await repo
-    .memberWorkspacesQuery(ctx.db.kysely, user.id, {})
+/**
+ * Counts per workspace the user belongs to (or only `onlyWorkspaceId`), and their totals, from
+ * every registered counter.
+ */
+export async function workspaceMetrics(ctx: AppContext, user: UserRow, onlyWorkspaceId?: string) {
+  let query = repo.memberWorkspacesQuery(ctx.db.kysely, user.id, {});
+  if (onlyWorkspaceId) query = query.where('w.id', '=', onlyWorkspaceId);
+  const rows = await query
     .select(['w.id', 'w.slug', 'w.name'])
     .orderBy('w.name')
     .orderBy('w.id')
