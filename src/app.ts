@@ -51,6 +51,22 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
     return parseJson(request, body as string, done);
   });
 
+  // Only JSON bodies are read; anything else is 415 rather than a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+
+  // A route that takes a body but received none validates `{}`, so the answer names the
+  // required fields (and handlers of all-optional bodies never see undefined).
+  app.addHook('onRoute', (route) => {
+    if (!route.schema?.body) return;
+    const existing = route.preValidation === undefined ? [] : Array.isArray(route.preValidation) ? route.preValidation : [route.preValidation];
+    route.preValidation = [
+      async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+      ...existing,
+    ];
+  });
+
   const limits = createRateLimits(config);
   app.addHook('onClose', async () => limits.close());
   registerRequestGuard(app, ctx, limits);
