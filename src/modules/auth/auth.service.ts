@@ -110,6 +110,8 @@ async function verifyJwt(ctx: AppContext, token: string): Promise<(Principal & {
   }
   const sameEmail = await findUserByEmail(db, identity.email);
   if (sameEmail) {
+    // A concurrent first request of this same subject may have provisioned it just now.
+    if (sameEmail.multiplai_id === identity.subject) return { user: sameEmail, via: 'jwt', tokenId: null, expiresAt };
     if (!identity.emailVerified || sameEmail.multiplai_id) return undefined;
     const linked = await updateUser(db, sameEmail.id, { multiplai_id: identity.subject, updated_at: now() });
     ctx.principals.forgetUser(linked);
