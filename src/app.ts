@@ -31,8 +31,9 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
     // One access line per request is written in onResponse; Fastify's two are turned off.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
-    return503OnClosing: true,
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    // While closing, new requests get 503 in their surface's shape from the request guard.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     requestIdHeader: 'x-request-id',
     routerOptions: {
@@ -69,13 +70,15 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
 
   // On shutdown, a keep-alive connection whose request is still in flight is closed as soon as
   // its response is written, instead of idling until the shutdown timeout.
+  const lifecycle = { closing: false };
   app.addHook('preClose', async () => {
+    lifecycle.closing = true;
     app.server.keepAliveTimeout = 1;
   });
 
   const limits = createRateLimits(config);
   app.addHook('onClose', async () => limits.close());
-  registerRequestGuard(app, ctx, limits);
+  registerRequestGuard(app, ctx, limits, lifecycle);
   registerRequestMetrics(app, options.metrics, options.accessLog);
   await registerOpenApi(app, config, VERSION);
 
@@ -93,6 +96,11 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
   return app;
+}
+
+/** Trusts the nearest `hops` proxies, like Express's numeric `trust proxy`. */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
 }
 
 function registerRequestMetrics(app: FastifyInstance, metrics: Metrics, accessLog: Logger): void {

@@ -16,7 +16,7 @@ export interface Config {
   readonly registration: 'open' | 'closed';
   readonly oidc: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string } | undefined;
   readonly publicUrl: string | undefined;
-  readonly trustProxy: boolean | string[];
+  readonly trustProxy: boolean | number | string[];
   readonly bodyLimit: number;
   readonly rateLimit: { readonly perToken: number; readonly perIp: number; readonly windowMs: number };
   readonly signIn: { readonly maxAttemptsPerAccount: number; readonly maxAttemptsPerIp: number; readonly lockoutMs: number };
@@ -186,9 +186,11 @@ export function decodeKey(raw: string): Buffer | undefined {
   return undefined;
 }
 
-function parseTrustProxy(raw: string | undefined): boolean | string[] {
+function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
   if (raw === undefined || raw === 'false') return false;
   if (raw === 'true') return true;
+  // A number is how many proxies sit in front (the hop count Fastify trusts).
+  if (/^\d+$/.test(raw)) return Number(raw);
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 

@@ -23,7 +23,7 @@ export async function createServer(config: Config, options: { logStream?: Destin
   const masterKey = loadMasterKey(config);
   const db = await createDb(config);
   try {
-    const applied = await migrateToLatest(db);
+    const applied = await migrateToLatest(db, config.databaseSchema);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     const ctx: AppContext = {
       config,

@@ -23,8 +23,14 @@ class StaticProvider implements MigrationProvider {
  * Applies every pending migration, in name order. Forward-only: there are no down migrations,
  * and a database newer than this build (an unknown migration name) is refused.
  */
-export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db: db.kysely, provider: new StaticProvider(db.dialect) });
+export async function migrateToLatest(db: Db, schema?: string): Promise<string[]> {
+  // With a PostgreSQL schema, Kysely must look for its own tables there: by default it finds
+  // them in any schema of the database, and skips creating them in a new one.
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: new StaticProvider(db.dialect),
+    ...(db.dialect === 'postgres' && schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -47,9 +47,14 @@ function isApiPath(url: string): boolean {
  * `config: { auth: 'none' }`, so a forgotten setting fails closed. One hook rather than three:
  * this runs on every request.
  */
-export function registerRequestGuard(app: FastifyInstance, ctx: AppContext, limits: RateLimits): void {
+export function registerRequestGuard(app: FastifyInstance, ctx: AppContext, limits: RateLimits, lifecycle: { closing: boolean }): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request, reply) => {
+    // A server draining for shutdown takes no new work; the client retries elsewhere.
+    if (lifecycle.closing) {
+      reply.header('connection', 'close');
+      throw new AppError('SERVICE_UNAVAILABLE');
+    }
     const config = request.routeOptions.config;
     if (config.rateLimit !== false) limits.perIp(request, reply);
     if (request.is404) return;

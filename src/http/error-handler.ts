@@ -26,6 +26,26 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/** Network and server states of the database that a retry may get past: 503, not 500. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  'SQLITE_BUSY',
+]);
+
+function isStorageUnavailable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  // pg's pool, better-sqlite3 and a closed Kysely report these without a code.
+  return typeof message === 'string' && /timeout exceeded when trying to connect|Connection terminated|database connection is not open|driver has already been destroyed/i.test(message);
+}
+
 /** Normalises anything thrown during a request into an AppError. */
 export function toAppError(error: unknown, request: FastifyRequest): AppError {
   if (error instanceof AppError) return error;
@@ -39,9 +59,10 @@ export function toAppError(error: unknown, request: FastifyRequest): AppError {
   const byCode = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (byCode) return new AppError(byCode);
   const status = fastifyError.statusCode;
-  if (status !== undefined && status >= 400 && status < 500) {
+  if (status !== undefined && ((status >= 400 && status < 500) || status === 503)) {
     return new AppError(STATUS_CODES[status] ?? 'BAD_REQUEST');
   }
+  if (isStorageUnavailable(error)) return new AppError('SERVICE_UNAVAILABLE', undefined, { cause: error });
   return new AppError('INTERNAL', undefined, { cause: error });
 }
 
@@ -79,8 +100,10 @@ export function sendAppError(error: AppError, request: FastifyRequest, reply: Fa
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error, request);
-    if (appError.code === 'INTERNAL' || appError.code === 'SERVICE_UNAVAILABLE') {
+    if (appError.code === 'INTERNAL') {
       request.log.error({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
+    } else if (appError.code === 'SERVICE_UNAVAILABLE' && appError.cause !== undefined) {
+      request.log.warn({ err: appError.cause, route: request.routeOptions.url, method: request.method }, 'storage unavailable');
     }
     // The route's response schema describes success; error bodies are sent as they are.
     reply.serializer(JSON.stringify);

@@ -12,8 +12,8 @@ export interface LimitResult {
 
 /**
  * Fixed-window request counters in process memory: one Map lookup per request. Chosen over
- * @fastify/rate-limit, whose per-call promise, callbacks and route-option copies cost more
- * than a whole authenticated request here (docs/architecture.md has the measurement).
+ * @fastify/rate-limit, whose per-call promise, callbacks and route-option copies cost about
+ * 17 µs a request here, a fifth of an authenticated request (docs/architecture.md).
  */
 export class FixedWindowLimiter {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();

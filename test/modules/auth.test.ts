@@ -250,6 +250,22 @@ describe.each(DIALECTS)('authentication on %s', (dialect) => {
       expect((await t.request({ url: '/api/v1/user/basic', headers: { authorization: 'Basic !!!' } })).status).toBe(401);
     });
 
+    it('lists live tokens newest first and searches them by name', async () => {
+      const user = await t.signUp();
+      for (const name of ['deploy bot', 'laptop', 'Deploy staging']) {
+        await t.request({ method: 'POST', url: '/api/v1/user/tokens', token: user.token, body: { name } });
+      }
+
+      const all = await t.request({ url: '/api/v1/user/tokens', token: user.token });
+      expect(all.body.data.map((tk: { name: string }) => tk.name)).toEqual(['Deploy staging', 'laptop', 'deploy bot']);
+      // Only a hint of each secret is ever shown again.
+      expect(all.text).not.toMatch(/ath_pat_[A-Za-z0-9_-]{20}/);
+
+      const searched = await t.request({ url: '/api/v1/user/tokens?search=deploy', token: user.token });
+      expect(searched.body.data.map((tk: { name: string }) => tk.name)).toEqual(['Deploy staging', 'deploy bot']);
+      expect(searched.body.meta.total).toBe(2);
+    });
+
     it('revokes a token; revoking it again or another user’s token is 404', async () => {
       const { token: session } = await t.signUp();
       const { token: stranger } = await t.signUp();

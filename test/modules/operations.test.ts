@@ -133,11 +133,18 @@ describe('readiness when the database is gone', () => {
   it('answers /ready with 503 while /health stays 200', async () => {
     const t = await createTestApp('sqlite');
     try {
+      const { token } = await t.signUp();
       await t.ctx.db.close();
       const ready = await t.request({ url: '/ready' });
       expect(ready.status).toBe(503);
       expect(ready.body).toEqual({ status: 'unavailable', checks: { database: 'error' } });
       expect((await t.request({ url: '/health' })).status).toBe(200);
+
+      // An API request that needs the database is told to retry (503), not that the server broke.
+      const api = await t.request({ url: '/api/v1/workspaces', token });
+      expect(api.status).toBe(503);
+      expect(api.body).toEqual({ message: 'Service Unavailable' });
+      expect((await t.request({ url: '/v1/accounts', token })).status).toBe(404);
     } finally {
       await t.close().catch(() => undefined);
     }

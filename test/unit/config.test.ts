@@ -64,6 +64,10 @@ describe('loadConfig', () => {
     expect(config.encryptionKey).toEqual(Buffer.alloc(32, 0xab));
   });
 
+  it('reads a number in ATHENA_TRUST_PROXY as a count of proxies', () => {
+    expect(loadConfig({ ATHENA_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  });
+
   it('accepts the encryption key in base64 too', () => {
     const key = Buffer.alloc(32, 7);
     expect(loadConfig({ ATHENA_ENCRYPTION_KEY: key.toString('base64') }).encryptionKey).toEqual(key);

@@ -77,13 +77,13 @@ export function authRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         tags: tokenTags,
         operationId: 'listPersonalAccessTokens',
         summary: 'Get Personal Access Tokens',
-        description: 'Live personal API tokens of the authenticated user; secrets are never shown again.',
+        description: 'Live personal API tokens of the authenticated user; secrets are never shown again. `search` matches the name.',
         querystring: TokenListQuery,
         response: { 200: Page(PersonalAccessToken), ...platformErrors },
       },
       handler: async (request) => {
         const page = pageRequestOf(request.query, auth.TOKEN_SORT_COLUMNS, '-created_at');
-        const result = await auth.listPersonalTokens(ctx, principalOf(request).user, page);
+        const result = await auth.listPersonalTokens(ctx, principalOf(request).user, page, request.query.search);
         return pageResponse(request, ctx.config.publicUrl, result);
       },
     });

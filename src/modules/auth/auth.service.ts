@@ -1,6 +1,6 @@
 import type { AppContext } from '../../context.js';
 import { fetchPage, type PageRequest, type PageResult } from '../../db/paging.js';
-import { isUniqueViolation, newId, now } from '../../db/values.js';
+import { containsText, isUniqueViolation, newId, now } from '../../db/values.js';
 import { AppError, fieldError } from '../../errors.js';
 import { findUserByEmail, findUserByMultiplaiId, updateUser } from '../users/users.repository.js';
 import { createUserWithPrimaryWorkspace, registerUser } from '../users/users.service.js';
@@ -247,9 +247,16 @@ function toPersonalToken(row: Pick<AccessTokenRow, 'id' | 'name' | 'token_hint' 
 
 export const TOKEN_SORT_COLUMNS = { created_at: 'created_at', name: 'name' } as const;
 
-export function listPersonalTokens(ctx: AppContext, user: UserRow, page: PageRequest): Promise<PageResult<PersonalTokenResource>> {
+export function listPersonalTokens(
+  ctx: AppContext,
+  user: UserRow,
+  page: PageRequest,
+  search?: string,
+): Promise<PageResult<PersonalTokenResource>> {
+  let base = repo.personalTokensQuery(ctx.db.kysely, user.id, now());
+  if (search) base = base.where(containsText('name', search));
   return fetchPage(page, {
-    base: repo.personalTokensQuery(ctx.db.kysely, user.id, now()),
+    base,
     select: (q) => q.select(['id', 'name', 'token_hint', 'last_used_at', 'expires_at', 'created_at']),
     idColumn: 'id',
     sortField: page.sort.column,
