@@ -6,6 +6,7 @@ import type { AppContext } from './context.js';
 import { createDb } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { loadMasterKey } from './lib/master-key.js';
+import { verifyMasterKeys } from './modules/secrets/secrets.service.js';
 import { createOidcVerifier } from './modules/auth/oidc.js';
 import { PrincipalCache } from './modules/auth/principal-cache.js';
 import { bootstrapOwner } from './modules/users/users.service.js';
@@ -25,6 +26,8 @@ export async function createServer(config: Config, options: { logStream?: Destin
   try {
     const applied = await migrateToLatest(db, config.databaseSchema);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    // A wrong or lost master key stops the start here, not at the first secret read.
+    await verifyMasterKeys(db.kysely, { current: masterKey, previous: config.encryptionKeyPrevious });
     const ctx: AppContext = {
       config,
       db,
