@@ -147,12 +147,6 @@ function validateCredentials(
     if (!has(input.username, false)) add('username', 'The username field is required when provider authentication strategy is basic.');
     if (!has(input.password, stored.password)) add('password', 'The password field is required when provider authentication strategy is basic.');
   }
-  if (strategy !== 'token' && input.token !== undefined && input.token !== null) {
-    add('token', `The token field is prohibited when provider authentication strategy is ${strategy}.`);
-  }
-  if (strategy !== 'basic' && input.password !== undefined && input.password !== null) {
-    add('password', `The password field is prohibited when provider authentication strategy is ${strategy}.`);
-  }
   const metadata = providerMetadata(provider);
   if (input.baseUrl !== undefined && input.baseUrl !== null && !isHttpUrl(input.baseUrl)) {
     add('base_url', 'The base url field must be a valid URL.');

@@ -151,6 +151,15 @@ async function probe(ctx: AppContext, account: AccountRow, provider: ProviderRow
 
 const REJECTED = new Set([401, 403]);
 
+/** Some servers echo the rejected key in their message: it is masked before it is stored or shown. */
+function scrub(reason: string, credentials: AccountCredentials): string {
+  let text = reason;
+  for (const secret of [credentials.token, credentials.password, credentials.accessToken, credentials.refreshToken]) {
+    if (secret && secret.length >= 4) text = text.split(secret).join('********');
+  }
+  return text;
+}
+
 /**
  * Calls the provider with the stored credentials and records the outcome. A rejected credential
  * is a 422 with the provider's reason (the account stays, marked failed); an unreachable
@@ -187,7 +196,7 @@ export async function verifyAccount(ctx: AppContext, scope: WorkspaceScope, id: 
   const { response } = result;
   const at = now();
   if (REJECTED.has(response.status)) {
-    const reason = reasonOf(response);
+    const reason = scrub(reasonOf(response), await credentialsOf(ctx, account));
     await repo.updateAccount(db, account.workspace_id, account.id, {
       verification_status: 'failed',
       verification_error: reason,
@@ -197,7 +206,7 @@ export async function verifyAccount(ctx: AppContext, scope: WorkspaceScope, id: 
     throw new AppError('VALIDATION', `The provider rejected the credentials: ${reason}`, { fields: { [field]: [reason] } });
   }
   if (response.status < 200 || response.status >= 300) {
-    throw new AppError('BAD_GATEWAY', `The provider answered ${response.status}: ${reasonOf(response)}`);
+    throw new AppError('BAD_GATEWAY', `The provider answered ${response.status}: ${scrub(reasonOf(response), await credentialsOf(ctx, account))}`);
   }
   const models = result.models?.();
   return db.transaction().execute(async (trx) => {

@@ -1,0 +1,377 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAnthropic } from '../fakes/anthropic-server.js';
+import type { FakeServer } from '../fakes/http-fake.js';
+import { startFakeOpenAi } from '../fakes/openai-server.js';
+import { DIALECTS } from '../helpers/databases.js';
+import { createTestApp, type SignedUp, type TestApp } from '../helpers/test-app.js';
+
+const SEED_ACCOUNT_KEYS = [
+  'uuid',
+  'provider_display_name',
+  'created_at',
+  'updated_at',
+  'provider_account_id',
+  'provider_authentication_strategy',
+  'provider',
+  'workspace',
+  'user',
+];
+
+const OPENAI_KEY = 'sk-vllm-secret-0001';
+const ANTHROPIC_KEY = 'sk-ant-secret-0002';
+
+async function providerId(t: TestApp, token: string, slug: string): Promise<string> {
+  const response = await t.request({ url: `/api/v1/providers?search=${slug}&per_page=50`, token });
+  return response.body.data.find((p: any) => p.slug === slug).uuid;
+}
+
+describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
+  let t: TestApp;
+  let owner: SignedUp;
+  let member: SignedUp;
+  let stranger: SignedUp;
+  let openai: FakeServer;
+  let anthropic: FakeServer;
+  let compatibleId: string;
+  const workspaceHeader = () => ({ 'x-workspace-id': owner.user.primary_workspace.uuid });
+
+  const createCompatible = async (overrides: Record<string, unknown> = {}) => {
+    const response = await t.request({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      token: owner.token,
+      body: {
+        provider_uuid: compatibleId,
+        provider_display_name: 'Team vLLM',
+        token: OPENAI_KEY,
+        base_url: `${openai.url}/v1`,
+        ...overrides,
+      },
+    });
+    if (response.status !== 201) throw new Error(`create failed: ${response.status} ${response.text}`);
+    return response.body.data;
+  };
+
+  beforeAll(async () => {
+    openai = await startFakeOpenAi({ apiKey: OPENAI_KEY, echoKey: true });
+    anthropic = await startFakeAnthropic({ apiKey: ANTHROPIC_KEY, organizationId: 'org-anthropic-7' });
+    t = await createTestApp(dialect, { ATHENA_OUTBOUND_TIMEOUT: '1' });
+    owner = await t.signUp();
+    member = await t.signUp();
+    stranger = await t.signUp();
+    await t.request({
+      method: 'POST',
+      url: `/api/v1/workspaces/${owner.user.primary_workspace.uuid}/members`,
+      token: owner.token,
+      body: { email: member.email, role: 'member' },
+    });
+    compatibleId = await providerId(t, owner.token, 'openai-compatible');
+  });
+  afterAll(async () => {
+    await t.close();
+    await openai.close();
+    await anthropic.close();
+  });
+
+  describe('create', () => {
+    it('stores the token encrypted and answers the seed Account shape with it masked', async () => {
+      const account = await createCompatible();
+
+      expect(Object.keys(account).slice(0, SEED_ACCOUNT_KEYS.length)).toEqual(SEED_ACCOUNT_KEYS);
+      expect(account).toMatchObject({
+        provider_display_name: 'Team vLLM',
+        provider_account_id: null,
+        provider_authentication_strategy: 'token',
+        provider: { uuid: compatibleId, slug: 'openai-compatible', user: null },
+        workspace: { uuid: owner.user.primary_workspace.uuid, is_owner: true, user: { id: owner.user.id, primary_workspace: {} } },
+        user: { id: owner.user.id, primary_workspace: { uuid: owner.user.primary_workspace.uuid, user: {} } },
+        scope: 'private',
+        token: '********',
+        password: null,
+        is_verified: false,
+        verification_status: 'unverified',
+        base_url: `${openai.url}/v1`,
+      });
+
+      const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
+      expect(row.token_encrypted).toMatch(/^ath1:[0-9a-f-]{36}:[A-Za-z0-9_-]+$/);
+      expect(row.token_encrypted).not.toContain(OPENAI_KEY);
+      const key = await t.ctx.db.kysely.selectFrom('workspace_keys').selectAll().where('workspace_id', '=', owner.user.primary_workspace.uuid).executeTakeFirstOrThrow();
+      expect(row.token_encrypted!.split(':')[1]).toBe(key.id);
+      expect(key.wrapped_key).not.toContain(t.ctx.masterKey.toString('hex'));
+      expect(JSON.stringify(t.logs)).not.toContain(OPENAI_KEY);
+    });
+
+    it('requires what the provider’s strategy needs, naming the field', async () => {
+      const noToken = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: compatibleId, provider_display_name: 'x', base_url: `${openai.url}/v1` },
+      });
+      expect(noToken.status).toBe(422);
+      expect(noToken.body.errors).toEqual({ token: ['The token field is required when provider authentication strategy is token.'] });
+
+      const wrongStrategy = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: compatibleId, provider_display_name: 'x', provider_authentication_strategy: 'basic', token: 't', base_url: `${openai.url}/v1` },
+      });
+      expect(wrongStrategy.status).toBe(422);
+      expect(Object.keys(wrongStrategy.body.errors)).toEqual(['provider_authentication_strategy']);
+
+      const noBaseUrl = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: compatibleId, provider_display_name: 'x', token: 't' },
+      });
+      expect(noBaseUrl.status).toBe(422);
+      expect(Object.keys(noBaseUrl.body.errors)).toEqual(['base_url']);
+
+      const unknownProvider = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: '0198ffff-0000-7000-8000-000000000000', provider_display_name: 'x', token: 't' },
+      });
+      expect(unknownProvider.status).toBe(422);
+      expect(Object.keys(unknownProvider.body.errors)).toEqual(['provider_uuid']);
+    });
+
+    it('lets Ollama accounts go without a token or base URL', async () => {
+      const ollama = await providerId(t, owner.token, 'ollama');
+      const response = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: ollama, provider_display_name: 'My Ollama' },
+      });
+      expect(response.status).toBe(201);
+      expect(response.body.data).toMatchObject({ provider_authentication_strategy: 'none', token: null, base_url: null });
+    });
+  });
+
+  describe('update (seed 004 body)', () => {
+    it('takes the seed request body and answers the seed response keys', async () => {
+      const account = await createCompatible();
+      const response = await t.request({
+        method: 'PUT',
+        url: `/api/v1/accounts/${account.uuid}`,
+        token: owner.token,
+        body: {
+          provider_display_name: 'My OpenAI Account',
+          provider_authentication_strategy: 'token',
+          token: 'sk-vllm-rotated-0003',
+          username: 'string',
+          password: 'string-password',
+          scope: 'public',
+        },
+      });
+
+      expect(response.status).toBe(200);
+      const data = response.body.data;
+      expect(Object.keys(data).slice(0, SEED_ACCOUNT_KEYS.length)).toEqual(SEED_ACCOUNT_KEYS);
+      expect(data).toMatchObject({ provider_display_name: 'My OpenAI Account', scope: 'public', token: '********', password: '********', username: 'string' });
+      expect(response.text).not.toContain('sk-vllm-rotated-0003');
+      expect(response.text).not.toContain('string-password');
+      const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
+      expect(row.password_encrypted).toMatch(/^ath1:/);
+    });
+
+    it('keeps the stored token when "********" is sent back', async () => {
+      const account = await createCompatible();
+      const before = await t.ctx.db.kysely.selectFrom('connected_accounts').select('token_encrypted').where('id', '=', account.uuid).executeTakeFirstOrThrow();
+
+      const response = await t.request({
+        method: 'PUT',
+        url: `/api/v1/accounts/${account.uuid}`,
+        token: owner.token,
+        body: { provider_display_name: 'Renamed', token: '********' },
+      });
+
+      expect(response.status).toBe(200);
+      expect(response.body.data.provider_display_name).toBe('Renamed');
+      const after = await t.ctx.db.kysely.selectFrom('connected_accounts').select('token_encrypted').where('id', '=', account.uuid).executeTakeFirstOrThrow();
+      expect(after.token_encrypted).toBe(before.token_encrypted);
+      const verify = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
+      expect(verify.status).toBe(200);
+    });
+
+    it('refuses to clear the token of a token account', async () => {
+      const account = await createCompatible();
+      const response = await t.request({ method: 'PUT', url: `/api/v1/accounts/${account.uuid}`, token: owner.token, body: { token: null } });
+      expect(response.status).toBe(422);
+      expect(Object.keys(response.body.errors)).toEqual(['token']);
+    });
+  });
+
+  describe('verify', () => {
+    it('calls the OpenAI-compatible server, fills provider_account_id and lists its models', async () => {
+      const account = await createCompatible();
+      const before = openai.requests.length;
+
+      const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
+
+      expect(response.status).toBe(200);
+      expect(response.body.data).toMatchObject({ is_verified: true, verification_status: 'verified', verification_error: null });
+      expect(response.body.data.provider_account_id).toMatch(/^key_[0-9a-f]{16}$/);
+      expect(Date.parse(response.body.data.verified_at)).toBeGreaterThan(Date.now() - 10_000);
+      const call = openai.requests[before]!;
+      expect(call).toMatchObject({ method: 'GET', path: '/v1/models' });
+      expect(call.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+
+      const models = await t.request({ url: `/api/v1/large-language-models?filter[account]=${account.uuid}`, token: owner.token });
+      expect(models.status).toBe(200);
+      expect(models.body.data.map((m: any) => m.model_id).sort()).toEqual(['llama-3.1-8b-instruct', 'qwen2.5-coder-7b']);
+      expect(models.body.data[0]).toMatchObject({ is_official: false, account_uuid: account.uuid, provider: { slug: 'openai-compatible' } });
+    });
+
+    it('uses the organization the provider reports as provider_account_id', async () => {
+      const withOrg = await startFakeOpenAi({ apiKey: OPENAI_KEY, organization: 'org-fake-42' });
+      try {
+        const account = await createCompatible({ base_url: `${withOrg.url}/v1` });
+        const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
+        expect(response.body.data.provider_account_id).toBe('org-fake-42');
+      } finally {
+        await withOrg.close();
+      }
+    });
+
+    it('verifies an Anthropic account through a proxy base URL with x-api-key and anthropic-version', async () => {
+      const anthropicId = await providerId(t, owner.token, 'anthropic');
+      const created = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: anthropicId, provider_display_name: 'Claude', token: ANTHROPIC_KEY, base_url: `${anthropic.url}/v1` },
+      });
+      expect(created.status).toBe(201);
+
+      const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${created.body.data.uuid}/verify`, token: owner.token });
+
+      expect(response.status).toBe(200);
+      expect(response.body.data.provider_account_id).toBe('org-anthropic-7');
+      const call = anthropic.requests.at(-1)!;
+      expect(call.headers['x-api-key']).toBe(ANTHROPIC_KEY);
+      expect(call.headers['anthropic-version']).toBe('2023-06-01');
+    });
+
+    it('answers 422 with the provider’s reason for a rejected key, keeps the account and marks it failed', async () => {
+      const account = await createCompatible({ token: 'sk-wrong-key-9999' });
+
+      const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
+
+      expect(response.status).toBe(422);
+      // The fake echoes the whole key, as some servers do: it is masked before it is stored or shown.
+      expect(response.body.message).toBe('The provider rejected the credentials: Incorrect API key provided: ********.');
+      expect(response.body.errors).toEqual({ token: ['Incorrect API key provided: ********.'] });
+      expect(response.text).not.toContain('sk-wrong-key-9999');
+      const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
+      expect(row.verification_status).toBe('failed');
+      expect(row.verification_error).toBe('Incorrect API key provided: ********.');
+      expect(row.verified_at).not.toBeNull();
+      const get = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: owner.token });
+      expect(get.body.data).toMatchObject({ is_verified: false, verification_status: 'failed' });
+    });
+
+    it('answers 502 for an unreachable provider, and 502 after the bounded timeout for a silent one', async () => {
+      const closed = await startFakeOpenAi({ apiKey: OPENAI_KEY });
+      const closedUrl = closed.url;
+      await closed.close();
+      const unreachable = await createCompatible({ base_url: `${closedUrl}/v1` });
+      const refused = await t.request({ method: 'POST', url: `/api/v1/accounts/${unreachable.uuid}/verify`, token: owner.token });
+      expect(refused.status).toBe(502);
+      expect(refused.body.message).toMatch(/^The provider could not be reached: .*ECONNREFUSED/);
+
+      const slow = await startFakeOpenAi({ apiKey: OPENAI_KEY, delayMs: 5_000 });
+      try {
+        const account = await createCompatible({ base_url: `${slow.url}/v1` });
+        const started = Date.now();
+        const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
+        expect(response.status).toBe(502);
+        expect(response.body.message).toContain('did not answer within 1 seconds');
+        expect(Date.now() - started).toBeLessThan(3_000);
+        const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
+        expect(row.verification_status).toBe('unverified');
+      } finally {
+        await slow.close();
+      }
+    });
+  });
+
+  describe('scope and isolation', () => {
+    it('lets members use a public account (list, read masked, verify) but not change or delete it', async () => {
+      const account = await createCompatible({ scope: 'public', provider_display_name: 'Shared vLLM' });
+      const headers = workspaceHeader();
+
+      const list = await t.request({ url: '/api/v1/accounts?per_page=100', token: member.token, headers });
+      const get = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: member.token, headers });
+      const verify = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: member.token, headers });
+      const put = await t.request({ method: 'PUT', url: `/api/v1/accounts/${account.uuid}`, token: member.token, headers, body: { token: 'sk-member-hijack' } });
+      const del = await t.request({ method: 'DELETE', url: `/api/v1/accounts/${account.uuid}`, token: member.token, headers });
+
+      expect(list.body.data.map((a: any) => a.uuid)).toContain(account.uuid);
+      expect(get.status).toBe(200);
+      expect(get.body.data).toMatchObject({ token: '********', user: { id: owner.user.id } });
+      expect(get.text).not.toContain(OPENAI_KEY);
+      expect(verify.status).toBe(200);
+      expect(put.status).toBe(403);
+      expect(del.status).toBe(403);
+      const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
+      expect(row.token_encrypted).not.toBeNull();
+    });
+
+    it('hides a private account from other members and every account from other workspaces (404)', async () => {
+      const account = await createCompatible({ provider_display_name: 'Mine Only' });
+      const headers = workspaceHeader();
+
+      const memberGet = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: member.token, headers });
+      const memberList = await t.request({ url: '/api/v1/accounts?per_page=100', token: member.token, headers });
+      const strangerGet = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: stranger.token });
+      const strangerPut = await t.request({ method: 'PUT', url: `/api/v1/accounts/${account.uuid}`, token: stranger.token, body: { scope: 'public' } });
+      const strangerVerify = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: stranger.token });
+      const strangerDelete = await t.request({ method: 'DELETE', url: `/api/v1/accounts/${account.uuid}`, token: stranger.token });
+      const strangerHeader = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: stranger.token, headers });
+
+      expect(memberGet.status).toBe(404);
+      expect(memberList.body.data.map((a: any) => a.uuid)).not.toContain(account.uuid);
+      expect([strangerGet.status, strangerPut.status, strangerVerify.status, strangerDelete.status, strangerHeader.status]).toEqual([
+        404, 404, 404, 404, 404,
+      ]);
+    });
+
+    it('deletes the owner’s account', async () => {
+      const account = await createCompatible();
+      const response = await t.request({ method: 'DELETE', url: `/api/v1/accounts/${account.uuid}`, token: owner.token });
+      expect(response.status).toBe(204);
+      const row = await t.ctx.db.kysely.selectFrom('connected_accounts').select('id').where('id', '=', account.uuid).executeTakeFirst();
+      expect(row).toBeUndefined();
+    });
+
+    it('filters the list by provider and scope', async () => {
+      const response = await t.request({ url: `/api/v1/accounts?filter[provider]=${compatibleId}&filter[scope]=public`, token: owner.token });
+      expect(response.status).toBe(200);
+      expect(response.body.data.length).toBeGreaterThan(0);
+      expect(response.body.data.every((a: any) => a.scope === 'public' && a.provider.uuid === compatibleId)).toBe(true);
+    });
+
+    it('refuses to delete a custom provider that still has accounts (409)', async () => {
+      const provider = await t.request({
+        method: 'POST',
+        url: '/api/v1/providers',
+        token: owner.token,
+        body: { name: 'Lab Server', type: 'large_language_model', authentication_strategy: 'token' },
+      });
+      await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: provider.body.data.uuid, provider_display_name: 'lab', token: OPENAI_KEY, base_url: `${openai.url}/v1` },
+      });
+      const response = await t.request({ method: 'DELETE', url: `/api/v1/providers/${provider.body.data.uuid}`, token: owner.token });
+      expect(response.status).toBe(409);
+    });
+  });
+});
