@@ -24,6 +24,8 @@ export interface FakeOAuth2Server extends FakeServer {
   revoked: string[];
   /** Access tokens issued, newest last. */
   issuedAccessTokens: string[];
+  /** Refresh tokens issued, newest last. */
+  issuedRefreshTokens: string[];
   /** Every PKCE challenge method seen at /authorize. */
   challengeMethods: Array<string | null>;
 }
@@ -53,6 +55,7 @@ export async function startFakeOAuth2(options: FakeOAuth2Options): Promise<FakeO
     refreshDelayMs: 0,
     revoked: [] as string[],
     issuedAccessTokens: [] as string[],
+    issuedRefreshTokens: [] as string[],
     challengeMethods: [] as Array<string | null>,
   };
 
@@ -63,6 +66,7 @@ export async function startFakeOAuth2(options: FakeOAuth2Options): Promise<FakeO
     state.issuedAccessTokens.push(accessToken);
     const newRefresh = refreshToken ?? token('rt');
     refresh.add(newRefresh);
+    if (!refreshToken) state.issuedRefreshTokens.push(newRefresh);
     return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, refresh_token: newRefresh, scope };
   };
 
