@@ -1,5 +1,6 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
 import type { AccountRow, AccountScope, ConnectedAccountsTable, OAuth2StateRow, OAuth2StatesTable } from './accounts.table.js';
 
@@ -27,8 +28,13 @@ export function listAccountsQuery(db: Executor, workspaceId: string, userId: num
   return query;
 }
 
-export function findUsableAccount(db: Executor, workspaceId: string, userId: number, id: string): Promise<AccountRow | undefined> {
-  return usableAccountsQuery(db, workspaceId, userId).selectAll('a').where('a.id', '=', id).executeTakeFirst();
+const usableAccount = preparedQuery((db, p: { workspaceId: string; userId: number; id: string }) =>
+  usableAccountsQuery(db, p.workspaceId, p.userId).selectAll('a').where('a.id', '=', p.id),
+);
+
+export async function findUsableAccount(db: Executor, workspaceId: string, userId: number, id: string): Promise<AccountRow | undefined> {
+  const [row] = await usableAccount(db, { workspaceId, userId, id });
+  return row;
 }
 
 export function insertAccount(db: Executor, values: Insertable<ConnectedAccountsTable>): Promise<AccountRow> {

@@ -3,7 +3,9 @@ import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
 import { baseUrlOf, pageRequestOf, pageResponse } from '../../http/pagination.js';
 import { MessageResponse, Page, ValidationErrorResponse, platformErrors } from '../../http/schemas.js';
+import { principalOf } from '../../http/auth.js';
 import { workspaceScopeOf } from '../../http/workspace-context.js';
+import { knownResourcesOf } from '../providers/viewer.js';
 import { ProviderParams } from '../providers/providers.schemas.js';
 import { completeAuthorization, revokeTokens, startAuthorization } from './accounts.oauth2.js';
 import {
@@ -39,12 +41,14 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         const { search, filter } = request.query;
         const scope = await workspaceScopeOf(ctx, request);
         const page = pageRequestOf(request.query, accounts.SORT_COLUMNS, '-created_at');
-        const result = await accounts.listAccounts(ctx, scope, page, {
-          search,
-          providerId: filter?.provider?.toLowerCase(),
-          scope: filter?.scope,
-          mine: filter?.mine,
-        });
+        const known = await knownResourcesOf(ctx, principalOf(request), scope);
+        const result = await accounts.listAccounts(
+          ctx,
+          scope,
+          page,
+          { search, providerId: filter?.provider?.toLowerCase(), scope: filter?.scope, mine: filter?.mine },
+          known,
+        );
         return pageResponse(request, ctx.config.publicUrl, result);
       },
     });
@@ -60,7 +64,9 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         response: { 201: AccountEnvelope, ...platformErrors },
       },
       handler: async (request, reply) => {
-        const account = await accounts.createAccount(ctx, await workspaceScopeOf(ctx, request), request.body);
+        const scope = await workspaceScopeOf(ctx, request);
+        const known = await knownResourcesOf(ctx, principalOf(request), scope);
+        const account = await accounts.createAccount(ctx, scope, request.body, known);
         return reply.code(201).send({ data: account });
       },
     });
@@ -73,9 +79,11 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         params: AccountParams,
         response: { 200: AccountEnvelope, ...platformErrors },
       },
-      handler: async (request) => ({
-        data: await accounts.getAccount(ctx, await workspaceScopeOf(ctx, request), request.params.account_uuid),
-      }),
+      handler: async (request) => {
+        const scope = await workspaceScopeOf(ctx, request);
+        const known = await knownResourcesOf(ctx, principalOf(request), scope);
+        return { data: await accounts.getAccount(ctx, scope, request.params.account_uuid, known) };
+      },
     });
 
     app.put('/api/v1/accounts/:account_uuid', {
@@ -89,9 +97,11 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         body: UpdateAccountBody,
         response: { 200: AccountEnvelope, ...platformErrors },
       },
-      handler: async (request) => ({
-        data: await accounts.updateAccount(ctx, await workspaceScopeOf(ctx, request), request.params.account_uuid, request.body),
-      }),
+      handler: async (request) => {
+        const scope = await workspaceScopeOf(ctx, request);
+        const known = await knownResourcesOf(ctx, principalOf(request), scope);
+        return { data: await accounts.updateAccount(ctx, scope, request.params.account_uuid, request.body, known) };
+      },
     });
 
     app.delete('/api/v1/accounts/:account_uuid', {
@@ -124,7 +134,8 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       handler: async (request) => {
         const scope = await workspaceScopeOf(ctx, request);
         const account = await verifyAccount(ctx, scope, request.params.account_uuid);
-        return { data: await accounts.toAccountResource(ctx.db.kysely, account, scope.userId) };
+        const known = await knownResourcesOf(ctx, principalOf(request), scope);
+        return { data: await accounts.toAccountResource(ctx.db.kysely, account, scope.userId, known) };
       },
     });
 

@@ -13,6 +13,7 @@ import { getVisibleProviderOrThrow, providerMetadata, toProviderResources } from
 import type { ProviderRow } from '../providers/providers.table.js';
 import { MASKED, secretsOf } from '../secrets/secrets.service.js';
 import * as repo from './accounts.repository.js';
+import { noKnownResources, type KnownResources } from '../providers/viewer.js';
 import type { AccountResource, CreateAccountInput, UpdateAccountInput } from './accounts.schemas.js';
 import type { AccountRow } from './accounts.table.js';
 
@@ -23,14 +24,21 @@ export const SORT_COLUMNS = {
 } as const;
 
 /** Account resources for the caller; providers, owners and the workspace are looked up once per list. */
-export async function toAccountResources(db: Executor, rows: AccountRow[], viewerId: number): Promise<AccountResource[]> {
+export async function toAccountResources(
+  db: Executor,
+  rows: AccountRow[],
+  viewerId: number,
+  known: KnownResources = noKnownResources(),
+): Promise<AccountResource[]> {
   if (rows.length === 0) return [];
   const providerRows = await findProvidersByIds(db, rows.map((r) => r.provider_id));
-  const providers = new Map((await toProviderResources(db, providerRows, viewerId)).map((p) => [p.uuid, p]));
-  const owners = new Map<number, AccountResource['user']>();
-  for (const user of await findUsersByIds(db, rows.map((r) => r.user_id))) owners.set(user.id, await toUserResource(db, user, viewerId));
-  const workspaces = new Map<string, AccountResource['workspace']>();
+  const providers = new Map((await toProviderResources(db, providerRows, viewerId, known)).map((p) => [p.uuid, p]));
+  const owners = new Map<number, AccountResource['user']>(known.users);
+  const missingOwners = rows.map((r) => r.user_id).filter((id) => !owners.has(id));
+  for (const user of await findUsersByIds(db, missingOwners)) owners.set(user.id, await toUserResource(db, user, viewerId));
+  const workspaces = new Map<string, AccountResource['workspace']>(known.workspaces);
   for (const workspaceId of new Set(rows.map((r) => r.workspace_id))) {
+    if (workspaces.has(workspaceId)) continue;
     workspaces.set(workspaceId, await toWorkspaceResource(db, await getMembershipOrThrow(db, workspaceId, viewerId)));
   }
   return rows.map((row) => ({
@@ -56,8 +64,8 @@ export async function toAccountResources(db: Executor, rows: AccountRow[], viewe
   }));
 }
 
-export async function toAccountResource(db: Executor, row: AccountRow, viewerId: number): Promise<AccountResource> {
-  const [resource] = await toAccountResources(db, [row], viewerId);
+export async function toAccountResource(db: Executor, row: AccountRow, viewerId: number, known?: KnownResources): Promise<AccountResource> {
+  const [resource] = await toAccountResources(db, [row], viewerId, known);
   return resource!;
 }
 
@@ -66,6 +74,7 @@ export async function listAccounts(
   scope: WorkspaceScope,
   page: PageRequest,
   filter: repo.AccountListFilter,
+  known?: KnownResources,
 ): Promise<PageResult<AccountResource>> {
   const result = await fetchPage(page, {
     base: repo.listAccountsQuery(ctx.db.kysely, scope.workspaceId, scope.userId, filter),
@@ -78,7 +87,7 @@ export async function listAccounts(
       return account as AccountRow;
     },
   });
-  return { ...result, items: await toAccountResources(ctx.db.kysely, result.items, scope.userId) };
+  return { ...result, items: await toAccountResources(ctx.db.kysely, result.items, scope.userId, known) };
 }
 
 /** An account the caller may use (their own, or a public one of the workspace); NOT_FOUND otherwise. */
@@ -96,8 +105,8 @@ async function getOwnAccountOrThrow(db: Executor, scope: WorkspaceScope, id: str
   return row;
 }
 
-export async function getAccount(ctx: AppContext, scope: WorkspaceScope, id: string): Promise<AccountResource> {
-  return toAccountResource(ctx.db.kysely, await getUsableAccountOrThrow(ctx.db.kysely, scope, id), scope.userId);
+export async function getAccount(ctx: AppContext, scope: WorkspaceScope, id: string, known?: KnownResources): Promise<AccountResource> {
+  return toAccountResource(ctx.db.kysely, await getUsableAccountOrThrow(ctx.db.kysely, scope, id), scope.userId, known);
 }
 
 function failValidation(errors: FieldErrors): never {
@@ -161,7 +170,12 @@ function secretChange(value: string | null | undefined): string | null | undefin
   return value === MASKED ? undefined : value;
 }
 
-export async function createAccount(ctx: AppContext, scope: WorkspaceScope, input: CreateAccountInput): Promise<AccountResource> {
+export async function createAccount(
+  ctx: AppContext,
+  scope: WorkspaceScope,
+  input: CreateAccountInput,
+  known?: KnownResources,
+): Promise<AccountResource> {
   if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
   const db = ctx.db.kysely;
   let provider: ProviderRow;
@@ -212,7 +226,7 @@ export async function createAccount(ctx: AppContext, scope: WorkspaceScope, inpu
     created_at: at,
     updated_at: at,
   });
-  return toAccountResource(db, row, scope.userId);
+  return toAccountResource(db, row, scope.userId, known);
 }
 
 export async function updateAccount(
@@ -220,6 +234,7 @@ export async function updateAccount(
   scope: WorkspaceScope,
   id: string,
   input: UpdateAccountInput,
+  known?: KnownResources,
 ): Promise<AccountResource> {
   const db = ctx.db.kysely;
   const current = await getOwnAccountOrThrow(db, scope, id);
@@ -255,10 +270,10 @@ export async function updateAccount(
     changes.verification_status = 'unverified';
     changes.verification_error = null;
   }
-  if (Object.keys(changes).length === 0) return toAccountResource(db, current, scope.userId);
+  if (Object.keys(changes).length === 0) return toAccountResource(db, current, scope.userId, known);
   changes.updated_at = now();
   const row = await repo.updateAccount(db, scope.workspaceId, id, changes);
-  return toAccountResource(db, row, scope.userId);
+  return toAccountResource(db, row, scope.userId, known);
 }
 
 export async function deleteAccount(

@@ -1,5 +1,6 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
 import type { ProviderRow, ProvidersTable, ProviderType, AuthenticationStrategy } from './providers.table.js';
 
@@ -50,13 +51,18 @@ export function findVisibleProvider(db: Executor, viewer: ProviderViewer, id: st
 }
 
 /** Any provider by id, for rows that already reference it (an account's provider). */
-export function findProviderById(db: Executor, id: string): Promise<ProviderRow | undefined> {
-  return db.selectFrom('providers').selectAll().where('id', '=', id).executeTakeFirst();
+const providerById = preparedQuery((db, p: { id: string }) => db.selectFrom('providers').selectAll().where('id', '=', p.id));
+
+export async function findProviderById(db: Executor, id: string): Promise<ProviderRow | undefined> {
+  const [row] = await providerById(db, { id });
+  return row;
 }
 
-export function findProvidersByIds(db: Executor, ids: readonly string[]): Promise<ProviderRow[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('providers').selectAll().where('id', 'in', [...new Set(ids)]).execute();
+export async function findProvidersByIds(db: Executor, ids: readonly string[]): Promise<ProviderRow[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  if (unique.length === 1) return providerById(db, { id: unique[0]! });
+  return db.selectFrom('providers').selectAll().where('id', 'in', unique).execute();
 }
 
 export async function slugTaken(db: Executor, workspaceId: string, slug: string, exceptId?: string): Promise<boolean> {

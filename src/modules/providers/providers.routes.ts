@@ -3,7 +3,9 @@ import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
 import { pageRequestOf, pageResponse } from '../../http/pagination.js';
 import { MessageResponse, Page, platformErrors } from '../../http/schemas.js';
+import { principalOf } from '../../http/auth.js';
 import { workspaceScopeOf } from '../../http/workspace-context.js';
+import { knownResourcesOf } from './viewer.js';
 import {
   CreateProviderBody,
   Provider,
@@ -33,12 +35,14 @@ export function providerRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         const { search, filter, type } = request.query;
         const scope = await workspaceScopeOf(ctx, request);
         const page = pageRequestOf(request.query, providers.SORT_COLUMNS, 'name');
-        const result = await providers.listProviders(ctx, scope, page, {
-          search,
-          type: type ?? filter?.type,
-          isOfficial: filter?.is_official,
-          strategy: filter?.authentication_strategy,
-        });
+        const known = await knownResourcesOf(ctx, principalOf(request), scope);
+        const result = await providers.listProviders(
+          ctx,
+          scope,
+          page,
+          { search, type: type ?? filter?.type, isOfficial: filter?.is_official, strategy: filter?.authentication_strategy },
+          known,
+        );
         return pageResponse(request, ctx.config.publicUrl, result);
       },
     });

@@ -11,6 +11,7 @@ import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import { can } from '../workspaces/permissions.js';
 import { MASKED, secretsOf } from '../secrets/secrets.service.js';
 import * as repo from './providers.repository.js';
+import { noKnownResources, type KnownResources } from './viewer.js';
 import type {
   AuthenticationConfigValue,
   CreateProviderInput,
@@ -51,43 +52,64 @@ function countTools(metadata: ProviderMetadataValue): number {
   return tools.size;
 }
 
+/**
+ * Official providers look the same to every viewer and change only by migration: their
+ * resources are built once per row version.
+ */
+const officialResources = new Map<string, { updatedAt: string; resource: ProviderResource }>();
+
 /** Provider resources for a viewer; the creators are looked up once for the whole list. */
-export async function toProviderResources(db: Executor, rows: ProviderRow[], viewerId: number): Promise<ProviderResource[]> {
-  const creatorIds = rows.map((r) => r.user_id).filter((id): id is number => id !== null);
-  const creators = new Map<number, UserResource>();
+export async function toProviderResources(
+  db: Executor,
+  rows: ProviderRow[],
+  viewerId: number,
+  known: KnownResources = noKnownResources(),
+): Promise<ProviderResource[]> {
+  const creatorIds = [...new Set(rows.map((r) => r.user_id).filter((id): id is number => id !== null && !known.users.has(id)))];
+  const creators = new Map<number, UserResource>(known.users);
   for (const user of await findUsersByIds(db, creatorIds)) creators.set(user.id, await toUserResource(db, user, viewerId));
   return rows.map((row) => {
-    const metadata = providerMetadata(row);
-    const config = providerAuthConfig(row);
-    const authentication_config: AuthenticationConfigValue = { ...config };
-    if (config.oauth2 || row.client_secret_encrypted !== null) {
-      authentication_config.oauth2 = { ...config.oauth2, client_secret: row.client_secret_encrypted === null ? null : MASKED };
+    if (row.workspace_id === null) {
+      const cached = officialResources.get(row.id);
+      if (cached && cached.updatedAt === row.updated_at) return cached.resource;
     }
-    return {
-      uuid: row.id,
-      slug: row.slug,
-      name: row.name,
-      description: row.description,
-      website: row.website,
-      profile_photo_url: row.profile_photo_url,
-      profile_photo_config: fromJson<Record<string, string | null>>(row.profile_photo_config) ?? {},
-      authentication_strategy: row.authentication_strategy,
-      authentication_config,
-      is_enabled: toBool(row.is_enabled),
-      type: row.type,
-      is_owner: row.user_id !== null && row.user_id === viewerId,
-      visibility: row.visibility,
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-      metadata: { ...metadata, tool_groups: metadata.tool_groups ?? [], is_official: toBool(row.is_official), is_featured: toBool(row.is_featured) },
-      user: row.user_id === null ? null : (creators.get(row.user_id) ?? null),
-      tools_count: countTools(metadata),
-    };
+    const resource = buildProviderResource(row, viewerId, creators);
+    if (row.workspace_id === null) officialResources.set(row.id, { updatedAt: row.updated_at, resource });
+    return resource;
   });
 }
 
-export async function toProviderResource(db: Executor, row: ProviderRow, viewerId: number): Promise<ProviderResource> {
-  const [resource] = await toProviderResources(db, [row], viewerId);
+function buildProviderResource(row: ProviderRow, viewerId: number, creators: Map<number, UserResource>): ProviderResource {
+  const metadata = providerMetadata(row);
+  const config = providerAuthConfig(row);
+  const authentication_config: AuthenticationConfigValue = { ...config };
+  if (config.oauth2 || row.client_secret_encrypted !== null) {
+    authentication_config.oauth2 = { ...config.oauth2, client_secret: row.client_secret_encrypted === null ? null : MASKED };
+  }
+  return {
+    uuid: row.id,
+    slug: row.slug,
+    name: row.name,
+    description: row.description,
+    website: row.website,
+    profile_photo_url: row.profile_photo_url,
+    profile_photo_config: fromJson<Record<string, string | null>>(row.profile_photo_config) ?? {},
+    authentication_strategy: row.authentication_strategy,
+    authentication_config,
+    is_enabled: toBool(row.is_enabled),
+    type: row.type,
+    is_owner: row.user_id !== null && row.user_id === viewerId,
+    visibility: row.visibility,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    metadata: { ...metadata, tool_groups: metadata.tool_groups ?? [], is_official: toBool(row.is_official), is_featured: toBool(row.is_featured) },
+    user: row.user_id === null ? null : (creators.get(row.user_id) ?? null),
+    tools_count: countTools(metadata),
+  };
+}
+
+export async function toProviderResource(db: Executor, row: ProviderRow, viewerId: number, known?: KnownResources): Promise<ProviderResource> {
+  const [resource] = await toProviderResources(db, [row], viewerId, known);
   return resource!;
 }
 
@@ -96,6 +118,7 @@ export async function listProviders(
   scope: WorkspaceScope,
   page: PageRequest,
   filter: repo.ProviderListFilter,
+  known?: KnownResources,
 ): Promise<PageResult<ProviderResource>> {
   const result = await fetchPage(page, {
     base: repo.listProvidersQuery(ctx.db.kysely, viewerOf(scope), filter),
@@ -108,7 +131,7 @@ export async function listProviders(
       return provider as ProviderRow;
     },
   });
-  return { ...result, items: await toProviderResources(ctx.db.kysely, result.items, scope.userId) };
+  return { ...result, items: await toProviderResources(ctx.db.kysely, result.items, scope.userId, known) };
 }
 
 /** A provider the caller may see; NOT_FOUND otherwise. */
