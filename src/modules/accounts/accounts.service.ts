@@ -29,9 +29,10 @@ export async function toAccountResources(
   rows: AccountRow[],
   viewerId: number,
   known: KnownResources = noKnownResources(),
+  providerRowsKnown?: ProviderRow[],
 ): Promise<AccountResource[]> {
   if (rows.length === 0) return [];
-  const providerRows = await findProvidersByIds(db, rows.map((r) => r.provider_id));
+  const providerRows = providerRowsKnown ?? (await findProvidersByIds(db, rows.map((r) => r.provider_id)));
   const providers = new Map((await toProviderResources(db, providerRows, viewerId, known)).map((p) => [p.uuid, p]));
   const owners = new Map<number, AccountResource['user']>(known.users);
   const missingOwners = rows.map((r) => r.user_id).filter((id) => !owners.has(id));
@@ -273,7 +274,8 @@ export async function updateAccount(
   if (Object.keys(changes).length === 0) return toAccountResource(db, current, scope.userId, known);
   changes.updated_at = now();
   const row = await repo.updateAccount(db, scope.workspaceId, id, changes);
-  return toAccountResource(db, row, scope.userId, known);
+  const [resource] = await toAccountResources(db, [row], scope.userId, known, [provider]);
+  return resource!;
 }
 
 export async function deleteAccount(
