@@ -120,18 +120,27 @@ export async function listProviders(
   filter: repo.ProviderListFilter,
   known?: KnownResources,
 ): Promise<PageResult<ProviderResource>> {
+  const db = ctx.db.kysely;
+  // The page is read as ids first: official providers' resources are cached, so only the
+  // rows not in the cache (custom providers, mostly) are read in full.
   const result = await fetchPage(page, {
-    base: repo.listProvidersQuery(ctx.db.kysely, viewerOf(scope), filter),
-    select: (q) => q.selectAll('p').select(sql.ref(page.sort.column).as('sort_value')),
+    base: repo.listProvidersQuery(db, viewerOf(scope), filter),
+    select: (q) => q.select(['p.id', 'p.workspace_id', 'p.updated_at', sql.ref(page.sort.column).as('sort_value')]),
     idColumn: 'p.id',
     sortField: 'sort_value',
     idField: 'id',
-    map: (row: ProviderRow & { sort_value?: unknown }) => {
-      const { sort_value: _sort, ...provider } = row;
-      return provider as ProviderRow;
-    },
+    map: (row: { id: string; workspace_id: string | null; updated_at: string }) => row,
   });
-  return { ...result, items: await toProviderResources(ctx.db.kysely, result.items, scope.userId, known) };
+  const cached = (row: { id: string; workspace_id: string | null; updated_at: string }) => {
+    if (row.workspace_id !== null) return undefined;
+    const entry = officialResources.get(row.id);
+    return entry && entry.updatedAt === row.updated_at ? entry.resource : undefined;
+  };
+  const missing = result.items.filter((row) => cached(row) === undefined).map((row) => row.id);
+  const fullRows = await repo.findProvidersByIds(db, missing);
+  const built = new Map((await toProviderResources(db, fullRows, scope.userId, known)).map((r) => [r.uuid, r]));
+  const items = result.items.map((row) => cached(row) ?? built.get(row.id)).filter((r): r is ProviderResource => r !== undefined);
+  return { ...result, items };
 }
 
 /** A provider the caller may see; NOT_FOUND otherwise. */
