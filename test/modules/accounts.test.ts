@@ -291,7 +291,7 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
         const started = Date.now();
         const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
         expect(response.status).toBe(502);
-        expect(response.body.message).toContain('did not answer within 1 seconds');
+        expect(response.body.message).toContain('did not answer within 1 second.');
         expect(Date.now() - started).toBeLessThan(3_000);
         const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
         expect(row.verification_status).toBe('unverified');

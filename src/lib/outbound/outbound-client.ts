@@ -8,7 +8,8 @@ export { OutboundBlockedError, OutboundGuard } from './outbound-guard.js';
 
 export class OutboundTimeoutError extends Error {
   constructor(readonly host: string, readonly timeoutMs: number) {
-    super(`${host} did not answer within ${Math.round(timeoutMs / 100) / 10} seconds.`);
+    const seconds = Math.round(timeoutMs / 100) / 10;
+    super(`${host} did not answer within ${seconds} second${seconds === 1 ? '' : 's'}.`);
     this.name = 'OutboundTimeoutError';
   }
 }
