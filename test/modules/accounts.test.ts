@@ -301,6 +301,73 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
     });
   });
 
+  describe('tools behind the outbound guard', () => {
+    it('refuses to verify an HTTP tool account that points at a loopback address', async () => {
+      const http = await providerId(t, owner.token, 'http');
+      const created = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: http, provider_display_name: 'Internal API', base_url: `${openai.url}/v1/models` },
+      });
+      expect(created.status).toBe(201);
+      const before = openai.requests.length;
+
+      const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${created.body.data.uuid}/verify`, token: owner.token });
+
+      expect(response.status).toBe(422);
+      expect(response.body.errors.base_url[0]).toMatch(/^Outbound calls to 127\.0\.0\.1 \(127\.0\.0\.1\) are not allowed/);
+      expect(openai.requests.length).toBe(before);
+    });
+
+    it('verifies a custom token tool where ATHENA_OUTBOUND_ALLOW opens its host', async () => {
+      const open = await createTestApp(dialect, { ATHENA_OUTBOUND_ALLOW: '127.0.0.1' });
+      try {
+        const user = await open.signUp();
+        const provider = await open.request({
+          method: 'POST',
+          url: '/api/v1/providers',
+          token: user.token,
+          body: {
+            name: 'Model Gateway Tool',
+            type: 'tool',
+            authentication_strategy: 'token',
+            authentication_config: { token: { url: '{base_url}/models', key: 'Authorization', type: 'bearer' } },
+          },
+        });
+        const account = await open.request({
+          method: 'POST',
+          url: '/api/v1/accounts',
+          token: user.token,
+          body: { provider_uuid: provider.body.data.uuid, provider_display_name: 'gw', token: OPENAI_KEY, base_url: `${openai.url}/v1` },
+        });
+        const response = await open.request({ method: 'POST', url: `/api/v1/accounts/${account.body.data.uuid}/verify`, token: user.token });
+        expect(response.status).toBe(200);
+        expect(response.body.data.verification_status).toBe('verified');
+        expect(openai.requests.at(-1)!.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+      } finally {
+        await open.close();
+      }
+    });
+
+    it('refuses accounts for a disabled provider', async () => {
+      const provider = await t.request({
+        method: 'POST',
+        url: '/api/v1/providers',
+        token: owner.token,
+        body: { name: 'Switched Off', type: 'tool', authentication_strategy: 'none', is_enabled: false },
+      });
+      const response = await t.request({
+        method: 'POST',
+        url: '/api/v1/accounts',
+        token: owner.token,
+        body: { provider_uuid: provider.body.data.uuid, provider_display_name: 'off' },
+      });
+      expect(response.status).toBe(422);
+      expect(response.body.errors).toEqual({ provider_uuid: ['The selected provider is disabled.'] });
+    });
+  });
+
   describe('scope and isolation', () => {
     it('lets members use a public account (list, read masked, verify) but not change or delete it', async () => {
       const account = await createCompatible({ scope: 'public', provider_display_name: 'Shared vLLM' });

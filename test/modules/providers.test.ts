@@ -241,6 +241,41 @@ describe.each(DIALECTS)('providers on %s', (dialect) => {
       expect(list.body.meta.total).toBe(11);
     });
 
+    it('shows a public custom provider to every user, but only its workspace changes it', async () => {
+      const created = await t.request({
+        method: 'POST',
+        url: '/api/v1/providers',
+        token: owner.token,
+        body: oauthProviderBody({ name: 'Shared Catalog Tool', visibility: 'public' }),
+      });
+      const id = created.body.data.uuid;
+
+      const get = await t.request({ url: `/api/v1/providers/${id}`, token: stranger.token });
+      const put = await t.request({ method: 'PUT', url: `/api/v1/providers/${id}`, token: stranger.token, body: { name: 'Taken over' } });
+      const del = await t.request({ method: 'DELETE', url: `/api/v1/providers/${id}`, token: stranger.token });
+
+      expect(get.status).toBe(200);
+      expect(get.body.data).toMatchObject({ is_owner: false, visibility: 'public', authentication_config: { oauth2: { client_secret: '********' } } });
+      expect(get.text).not.toContain('CANARY');
+      expect([put.status, del.status]).toEqual([403, 403]);
+    });
+
+    it('keeps a private custom provider to its creator', async () => {
+      const colleague = await t.signUp();
+      const workspace = owner.user.primary_workspace.uuid;
+      await t.request({ method: 'POST', url: `/api/v1/workspaces/${workspace}/members`, token: owner.token, body: { email: colleague.email, role: 'admin' } });
+      const created = await t.request({
+        method: 'POST',
+        url: '/api/v1/providers',
+        token: owner.token,
+        body: oauthProviderBody({ name: 'Only Mine', visibility: 'private' }),
+      });
+
+      const get = await t.request({ url: `/api/v1/providers/${created.body.data.uuid}`, token: colleague.token, headers: { 'x-workspace-id': workspace } });
+
+      expect(get.status).toBe(404);
+    });
+
     it('lets a viewer read but not create providers', async () => {
       const viewer = await t.signUp();
       const workspace = owner.user.primary_workspace.uuid;
