@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic } from '../fakes/anthropic-server.js';
 import type { FakeServer } from '../fakes/http-fake.js';
+import { startFakeOllama } from '../fakes/ollama-server.js';
 import { startFakeOpenAi } from '../fakes/openai-server.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { createTestApp, type SignedUp, type TestApp } from '../helpers/test-app.js';
@@ -226,6 +227,27 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       expect(models.status).toBe(200);
       expect(models.body.data.map((m: any) => m.model_id).sort()).toEqual(['llama-3.1-8b-instruct', 'qwen2.5-coder-7b']);
       expect(models.body.data[0]).toMatchObject({ is_official: false, account_uuid: account.uuid, provider: { slug: 'openai-compatible' } });
+    });
+
+    it('verifies an Ollama account on loopback without credentials and lists its local models', async () => {
+      const ollama = await startFakeOllama();
+      try {
+        const created = await t.request({
+          method: 'POST',
+          url: '/api/v1/accounts',
+          token: owner.token,
+          body: { provider_uuid: await providerId(t, owner.token, 'ollama'), provider_display_name: 'Laptop', base_url: ollama.url },
+        });
+        const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${created.body.data.uuid}/verify`, token: owner.token });
+
+        expect(response.status).toBe(200);
+        expect(response.body.data.provider_account_id).toBe(new URL(ollama.url).host);
+        expect(ollama.requests.at(-1)).toMatchObject({ method: 'GET', path: '/api/tags' });
+        const models = await t.request({ url: `/api/v1/large-language-models?filter[account]=${created.body.data.uuid}`, token: owner.token });
+        expect(models.body.data.map((m: any) => m.model_id).sort()).toEqual(['llama3.2:latest', 'qwen2.5-coder:7b']);
+      } finally {
+        await ollama.close();
+      }
     });
 
     it('uses the organization the provider reports as provider_account_id', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshAccessToken } from '../../src/modules/accounts/accounts.oauth2.js';
 import { startFakeOAuth2, type FakeOAuth2Server } from '../fakes/oauth2-server.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { connectOAuth2, oauth2ProviderBody } from '../helpers/oauth2.js';
@@ -119,6 +120,19 @@ describe.each(DIALECTS)('OAuth2 accounts on %s', (dialect) => {
     // Every verification used the refreshed token, none the old one.
     const userInfoCalls = shortLived.requests.filter((r) => r.path === '/userinfo').slice(-5);
     expect(new Set(userInfoCalls.map((r) => r.headers.authorization))).toEqual(new Set([`Bearer ${shortLived.issuedAccessTokens.at(-1)}`]));
+  });
+
+  it('does not spend the refresh token again for a caller that read the account before another refresh', async () => {
+    const { callback } = await connectOAuth2(t, owner.token, providerId);
+    const stale = await accountRow(callback.body.data.uuid);
+    const provider = await t.ctx.db.kysely.selectFrom('providers').selectAll().where('id', '=', providerId).executeTakeFirstOrThrow();
+    const refreshes = fake.refreshCount();
+
+    const first = await refreshAccessToken(t.ctx, stale, provider);
+    const second = await refreshAccessToken(t.ctx, stale, provider);
+
+    expect(second).toBe(first);
+    expect(fake.refreshCount()).toBe(refreshes + 1);
   });
 
   it('refreshes on a 401 from the provider and retries once', async () => {

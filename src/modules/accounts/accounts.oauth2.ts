@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AppContext } from '../../context.js';
+import type { Executor } from '../../db/database.js';
 import { now } from '../../db/values.js';
 import { AppError, fieldError } from '../../errors.js';
 import { OutboundBlockedError, OutboundNetworkError, OutboundTimeoutError, outboundClientOf, type OutboundResponse } from '../../lib/outbound/outbound-client.js';
@@ -277,9 +278,32 @@ export function refreshAccessToken(ctx: AppContext, account: AccountRow, provide
 
 async function doRefresh(ctx: AppContext, account: AccountRow, provider: ProviderRow): Promise<string> {
   const db = ctx.db.kysely;
+  if (ctx.db.dialect === 'postgres') {
+    // Across the processes of a fleet: the row lock makes the others wait for this refresh and
+    // then find its result, instead of spending the refresh token a second time.
+    return db.transaction().execute(async (trx) => {
+      await trx
+        .selectFrom('connected_accounts')
+        .select('id')
+        .where('id', '=', account.id)
+        .where('workspace_id', '=', account.workspace_id)
+        .forUpdate()
+        .execute();
+      return refreshWith(ctx, trx, account, provider);
+    });
+  }
+  // SQLite has one process: the in-process coalescing is enough, and no write lock is held
+  // across the network call.
+  return refreshWith(ctx, db, account, provider);
+}
+
+async function refreshWith(ctx: AppContext, db: Executor, account: AccountRow, provider: ProviderRow): Promise<string> {
   const box = secretsOf(ctx);
-  // Read again: another request may have refreshed (and rotated the refresh token) meanwhile.
   const latest = (await repo.findUsableAccount(db, account.workspace_id, account.user_id, account.id)) ?? account;
+  if (latest.access_token_encrypted !== null && latest.access_token_encrypted !== account.access_token_encrypted) {
+    // Refreshed by another request since the caller read the account: use that token.
+    return box.decrypt(db, latest.workspace_id, latest.access_token_encrypted);
+  }
   const refreshToken = await box.decryptOptional(db, latest.workspace_id, latest.refresh_token_encrypted);
   if (!refreshToken) throw fieldError('token', 'The access token has expired and the provider gave no refresh token: connect the account again.');
   let response: OutboundResponse;
