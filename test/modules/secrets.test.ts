@@ -80,6 +80,9 @@ describe.each(DIALECTS)('master key and envelope encryption on %s', (dialect) =>
     try {
       const error = await createServer({ ...base, dataDir, encryptionKey: undefined }, { logStream: silent() }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MasterKeyMismatchError);
+      expect((error as Error).message).toContain(`The key file ${path.join(dataDir, 'encryption.key')} is missing, and stored secrets need it.`);
+      // The key generated for nothing is not left behind to be mistaken for the real one.
+      expect(fs.existsSync(path.join(dataDir, 'encryption.key'))).toBe(false);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }

@@ -17,9 +17,12 @@ export interface MasterKeyring {
 }
 
 export class MasterKeyMismatchError extends Error {
-  constructor(unknownIds: string[]) {
+  constructor(
+    readonly unknownIds: string[],
+    lead = 'The encryption key does not match the key that protects the stored secrets.',
+  ) {
     super(
-      `The encryption key does not match the key that protects the stored secrets (key id ${unknownIds.join(', ')}). ` +
+      `${lead} Stored secrets are protected by the master key with id ${unknownIds.join(', ')}. ` +
         'Start with the original ATHENA_ENCRYPTION_KEY (or restore the encryption.key file of the data dir); ' +
         'during a rotation, give the old key in ATHENA_ENCRYPTION_KEY_PREVIOUS.',
     );
