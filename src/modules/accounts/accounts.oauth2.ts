@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
-import { now } from '../../db/values.js';
+import { newId, now } from '../../db/values.js';
 import { AppError, fieldError } from '../../errors.js';
 import { OutboundBlockedError, OutboundNetworkError, OutboundTimeoutError, outboundClientOf, type OutboundResponse } from '../../lib/outbound/outbound-client.js';
 import { findProviderById } from '../providers/providers.repository.js';
@@ -11,7 +11,6 @@ import { secretsOf } from '../secrets/secrets.service.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import * as repo from './accounts.repository.js';
 import type { AccountRow, AccountScope } from './accounts.table.js';
-import { newId } from '../../db/values.js';
 
 const STATE_TTL_MS = 10 * 60_000;
 /** Tokens are refreshed this long before they expire, so a call never starts with a dying token. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../../context.js';
-import { newId, now } from '../../db/values.js';
+import { now } from '../../db/values.js';
 import { AppError, fieldError } from '../../errors.js';
 import {
   OutboundBlockedError,
@@ -217,7 +217,7 @@ export async function verifyAccount(ctx: AppContext, scope: WorkspaceScope, id: 
       verified_at: at,
       updated_at: at,
     });
-    if (models) await replaceDiscoveredModels(trx, { workspaceId: account.workspace_id, accountId: account.id, providerId: provider.id }, models, newId);
+    if (models) await replaceDiscoveredModels(trx, { workspaceId: account.workspace_id, accountId: account.id, providerId: provider.id }, models);
     return updated;
   });
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest, type PageResult } from '../../db/paging.js';
-import { now, toBool } from '../../db/values.js';
+import { newId, now, toBool } from '../../db/values.js';
 import { AppError } from '../../errors.js';
 import { findProvidersByIds } from '../providers/providers.repository.js';
 import { toProviderResources } from '../providers/providers.service.js';
@@ -86,7 +86,6 @@ export async function replaceDiscoveredModels(
   trx: Executor,
   owner: { workspaceId: string; accountId: string; providerId: string },
   models: DiscoveredModel[],
-  newId: () => string,
 ): Promise<void> {
   await repo.deleteModelsOfAccount(trx, owner.workspaceId, owner.accountId);
   const at = now();
