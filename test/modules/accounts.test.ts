@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic } from '../fakes/anthropic-server.js';
-import type { FakeServer } from '../fakes/http-fake.js';
+import { sendJson, startFakeServer, type FakeServer } from '../fakes/http-fake.js';
 import { startFakeOllama } from '../fakes/ollama-server.js';
 import { startFakeOpenAi } from '../fakes/openai-server.js';
 import { DIALECTS } from '../helpers/databases.js';
@@ -462,5 +462,88 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       const response = await t.request({ method: 'DELETE', url: `/api/v1/providers/${provider.body.data.uuid}`, token: owner.token });
       expect(response.status).toBe(409);
     });
+  });
+});
+
+describe.each(DIALECTS)('basic-auth accounts and workspace deletion on %s', (dialect) => {
+  let t: TestApp;
+  let server: FakeServer;
+
+  beforeAll(async () => {
+    // A tool API that wants `Authorization: Basic` and answers who the caller is.
+    server = await startFakeServer((request, response) => {
+      const expected = `Basic ${Buffer.from('api-user:api-password-1').toString('base64')}`;
+      if (request.headers.authorization !== expected) return sendJson(response, 401, { message: 'Bad credentials' });
+      return sendJson(response, 200, { id: 'tool-user-9' });
+    });
+    t = await createTestApp(dialect, { ATHENA_OUTBOUND_ALLOW: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await t.close();
+    await server.close();
+  });
+
+  it('needs a username and password, verifies them with Basic auth and keeps the password write-only', async () => {
+    const user = await t.signUp();
+    const provider = await t.request({
+      method: 'POST',
+      url: '/api/v1/providers',
+      token: user.token,
+      body: { name: 'Basic Tool', type: 'tool', authentication_strategy: 'basic', authentication_config: { basic: { url: `${server.url}/me` } } },
+    });
+    const missing = await t.request({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      token: user.token,
+      body: { provider_uuid: provider.body.data.uuid, provider_display_name: 'b', username: 'api-user' },
+    });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors).toEqual({ password: ['The password field is required when provider authentication strategy is basic.'] });
+
+    const created = await t.request({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      token: user.token,
+      body: { provider_uuid: provider.body.data.uuid, provider_display_name: 'b', username: 'api-user', password: 'wrong-password' },
+    });
+    expect(created.body.data).toMatchObject({ provider_authentication_strategy: 'basic', username: 'api-user', password: '********', token: null });
+    const rejected = await t.request({ method: 'POST', url: `/api/v1/accounts/${created.body.data.uuid}/verify`, token: user.token });
+    expect(rejected.status).toBe(422);
+    expect(rejected.body.errors).toEqual({ password: ['Bad credentials'] });
+
+    await t.request({ method: 'PUT', url: `/api/v1/accounts/${created.body.data.uuid}`, token: user.token, body: { password: 'api-password-1' } });
+    const verified = await t.request({ method: 'POST', url: `/api/v1/accounts/${created.body.data.uuid}/verify`, token: user.token });
+    expect(verified.status).toBe(200);
+    expect(verified.body.data.provider_account_id).toBe('api-user');
+    expect(verified.text).not.toContain('api-password-1');
+  });
+
+  it('deletes a workspace with its custom providers, accounts and data key', async () => {
+    const user = await t.signUp();
+    const workspace = await t.request({ method: 'POST', url: '/api/v1/workspaces', token: user.token, body: { name: 'Short-lived team' } });
+    const headers = { 'x-workspace-id': workspace.body.data.uuid };
+    const provider = await t.request({
+      method: 'POST',
+      url: '/api/v1/providers',
+      token: user.token,
+      headers,
+      body: { name: 'Team Tool', type: 'tool', authentication_strategy: 'token' },
+    });
+    const account = await t.request({
+      method: 'POST',
+      url: '/api/v1/accounts',
+      token: user.token,
+      headers,
+      body: { provider_uuid: provider.body.data.uuid, provider_display_name: 't', token: 'sk-team' },
+    });
+    expect(account.status).toBe(201);
+
+    const deleted = await t.request({ method: 'DELETE', url: `/api/v1/workspaces/${workspace.body.data.uuid}`, token: user.token });
+
+    expect(deleted.status).toBe(204);
+    const db = t.ctx.db.kysely;
+    expect(await db.selectFrom('connected_accounts').select('id').where('workspace_id', '=', workspace.body.data.uuid).execute()).toEqual([]);
+    expect(await db.selectFrom('providers').select('id').where('workspace_id', '=', workspace.body.data.uuid).execute()).toEqual([]);
+    expect(await db.selectFrom('workspace_keys').select('id').where('workspace_id', '=', workspace.body.data.uuid).execute()).toEqual([]);
   });
 });

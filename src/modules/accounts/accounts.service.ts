@@ -243,6 +243,9 @@ export async function updateAccount(
   if (!provider) throw new AppError('NOT_FOUND');
   const token = secretChange(input.token);
   const password = secretChange(input.password);
+  if (current.provider_authentication_strategy === 'oauth2' && (token || password)) {
+    failValidation({ [token ? 'token' : 'password']: ['The tokens of an oauth2 account come from its authorization: connect it again to change them.'] });
+  }
   validateCredentials(
     provider,
     {
