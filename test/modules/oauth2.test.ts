@@ -67,6 +67,24 @@ describe.each(DIALECTS)('OAuth2 accounts on %s', (dialect) => {
     expect(JSON.stringify(t.logs)).not.toContain(accessToken);
   });
 
+  it('keeps an OAuth2 account’s tokens out of reach of PUT, but lets its owner rename and share it', async () => {
+    const { callback } = await connectOAuth2(t, owner.token, providerId);
+    const id = callback.body.data.uuid;
+
+    const token = await t.request({ method: 'PUT', url: `/api/v1/accounts/${id}`, token: owner.token, body: { token: 'sk-pasted' } });
+    const rename = await t.request({
+      method: 'PUT',
+      url: `/api/v1/accounts/${id}`,
+      token: owner.token,
+      body: { provider_display_name: 'Acme (team)', scope: 'public', token: '********' },
+    });
+
+    expect(token.status).toBe(422);
+    expect(Object.keys(token.body.errors)).toEqual(['token']);
+    expect(rename.status).toBe(200);
+    expect(rename.body.data).toMatchObject({ provider_display_name: 'Acme (team)', scope: 'public', token: '********' });
+  });
+
   it('refuses a replayed state and a forged one', async () => {
     const { callback, code, state } = await connectOAuth2(t, owner.token, providerId);
     expect(callback.status).toBe(201);
