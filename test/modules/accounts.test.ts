@@ -18,6 +18,52 @@ const SEED_ACCOUNT_KEYS = [
   'user',
 ];
 
+const SEED_PROVIDER_KEYS = [
+  'uuid',
+  'slug',
+  'name',
+  'description',
+  'website',
+  'profile_photo_url',
+  'profile_photo_config',
+  'authentication_strategy',
+  'authentication_config',
+  'is_enabled',
+  'type',
+  'is_owner',
+  'visibility',
+  'created_at',
+  'updated_at',
+  'metadata',
+  'user',
+  'tools_count',
+];
+const SEED_WORKSPACE_KEYS = [
+  'uuid',
+  'slug',
+  'name',
+  'profile_photo_url',
+  'multiplai_id',
+  'is_onboarded',
+  'metadata',
+  'is_owner',
+  'created_at',
+  'updated_at',
+  'user',
+];
+const SEED_USER_KEYS = [
+  'id',
+  'name',
+  'first_name',
+  'last_name',
+  'email',
+  'profile_photo_url',
+  'multiplai_id',
+  'created_at',
+  'updated_at',
+  'primary_workspace',
+];
+
 const OPENAI_KEY = 'sk-vllm-secret-0001';
 const ANTHROPIC_KEY = 'sk-ant-secret-0002';
 
@@ -50,8 +96,10 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       },
     });
     if (response.status !== 201) throw new Error(`create failed: ${response.status} ${response.text}`);
+    metaOf.set(response.body.data.uuid, response.body.meta);
     return response.body.data;
   };
+  const metaOf = new Map<string, any>();
 
   beforeAll(async () => {
     openai = await startFakeOpenAi({ apiKey: OPENAI_KEY, echoKey: true });
@@ -78,7 +126,7 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
     it('stores the token encrypted and answers the seed Account shape with it masked', async () => {
       const account = await createCompatible();
 
-      expect(Object.keys(account).slice(0, SEED_ACCOUNT_KEYS.length)).toEqual(SEED_ACCOUNT_KEYS);
+      expect(Object.keys(account)).toEqual(SEED_ACCOUNT_KEYS);
       expect(account).toMatchObject({
         provider_display_name: 'Team vLLM',
         provider_account_id: null,
@@ -86,12 +134,18 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
         provider: { uuid: compatibleId, slug: 'openai-compatible', user: null },
         workspace: { uuid: owner.user.primary_workspace.uuid, is_owner: true, user: { id: owner.user.id, primary_workspace: {} } },
         user: { id: owner.user.id, primary_workspace: { uuid: owner.user.primary_workspace.uuid, user: {} } },
+      });
+      expect(metaOf.get(account.uuid)).toEqual({
         scope: 'private',
+        base_url: `${openai.url}/v1`,
+        username: null,
         token: '********',
         password: null,
         is_verified: false,
         verification_status: 'unverified',
-        base_url: `${openai.url}/v1`,
+        verification_error: null,
+        verified_at: null,
+        expires_at: null,
       });
 
       const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
@@ -150,7 +204,8 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
         body: { provider_uuid: ollama, provider_display_name: 'My Ollama' },
       });
       expect(response.status).toBe(201);
-      expect(response.body.data).toMatchObject({ provider_authentication_strategy: 'none', token: null, base_url: null });
+      expect(response.body.data.provider_authentication_strategy).toBe('none');
+      expect(response.body.meta).toMatchObject({ token: null, base_url: null });
     });
   });
 
@@ -172,9 +227,20 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       });
 
       expect(response.status).toBe(200);
+      expect(Object.keys(response.body)).toEqual(['data']);
       const data = response.body.data;
-      expect(Object.keys(data).slice(0, SEED_ACCOUNT_KEYS.length)).toEqual(SEED_ACCOUNT_KEYS);
-      expect(data).toMatchObject({ provider_display_name: 'My OpenAI Account', scope: 'public', token: '********', password: '********', username: 'string' });
+      expect(Object.keys(data)).toEqual(SEED_ACCOUNT_KEYS);
+      // Nested key for key too, one level deep and then `{}` (seed 004).
+      expect(Object.keys(data.provider)).toEqual(SEED_PROVIDER_KEYS);
+      expect(Object.keys(data.workspace)).toEqual(SEED_WORKSPACE_KEYS);
+      expect(Object.keys(data.workspace.user)).toEqual(SEED_USER_KEYS);
+      expect(data.workspace.user.primary_workspace).toEqual({});
+      expect(Object.keys(data.user)).toEqual(SEED_USER_KEYS);
+      expect(Object.keys(data.user.primary_workspace)).toEqual(SEED_WORKSPACE_KEYS);
+      expect(data.user.primary_workspace.user).toEqual({});
+      expect(data).toMatchObject({ provider_display_name: 'My OpenAI Account', provider_authentication_strategy: 'token' });
+      const details = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: owner.token });
+      expect(details.body.meta).toMatchObject({ scope: 'public', token: '********', password: '********', username: 'string' });
       expect(response.text).not.toContain('sk-vllm-rotated-0003');
       expect(response.text).not.toContain('string-password');
       const row = await t.ctx.db.kysely.selectFrom('connected_accounts').selectAll().where('id', '=', account.uuid).executeTakeFirstOrThrow();
@@ -216,9 +282,9 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       const response = await t.request({ method: 'POST', url: `/api/v1/accounts/${account.uuid}/verify`, token: owner.token });
 
       expect(response.status).toBe(200);
-      expect(response.body.data).toMatchObject({ is_verified: true, verification_status: 'verified', verification_error: null });
+      expect(response.body.meta).toMatchObject({ is_verified: true, verification_status: 'verified', verification_error: null });
       expect(response.body.data.provider_account_id).toMatch(/^key_[0-9a-f]{16}$/);
-      expect(Date.parse(response.body.data.verified_at)).toBeGreaterThan(Date.now() - 10_000);
+      expect(Date.parse(response.body.meta.verified_at)).toBeGreaterThan(Date.now() - 10_000);
       const call = openai.requests[before]!;
       expect(call).toMatchObject({ method: 'GET', path: '/v1/models' });
       expect(call.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
@@ -295,7 +361,7 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       expect(row.verification_error).toBe('Incorrect API key provided: ********.');
       expect(row.verified_at).not.toBeNull();
       const get = await t.request({ url: `/api/v1/accounts/${account.uuid}`, token: owner.token });
-      expect(get.body.data).toMatchObject({ is_verified: false, verification_status: 'failed' });
+      expect(get.body.meta).toMatchObject({ is_verified: false, verification_status: 'failed', verification_error: 'Incorrect API key provided: ********.' });
     });
 
     it('answers 502 for an unreachable provider, and 502 after the bounded timeout for a silent one', async () => {
@@ -365,7 +431,7 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
         });
         const response = await open.request({ method: 'POST', url: `/api/v1/accounts/${account.body.data.uuid}/verify`, token: user.token });
         expect(response.status).toBe(200);
-        expect(response.body.data.verification_status).toBe('verified');
+        expect(response.body.meta.verification_status).toBe('verified');
         expect(openai.requests.at(-1)!.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
       } finally {
         await open.close();
@@ -403,7 +469,8 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
 
       expect(list.body.data.map((a: any) => a.uuid)).toContain(account.uuid);
       expect(get.status).toBe(200);
-      expect(get.body.data).toMatchObject({ token: '********', user: { id: owner.user.id } });
+      expect(get.body.data).toMatchObject({ user: { id: owner.user.id } });
+      expect(get.body.meta).toMatchObject({ token: '********', scope: 'public' });
       expect(get.text).not.toContain(OPENAI_KEY);
       expect(verify.status).toBe(200);
       expect(put.status).toBe(403);
@@ -443,7 +510,10 @@ describe.each(DIALECTS)('connected accounts on %s', (dialect) => {
       const response = await t.request({ url: `/api/v1/accounts?filter[provider]=${compatibleId}&filter[scope]=public`, token: owner.token });
       expect(response.status).toBe(200);
       expect(response.body.data.length).toBeGreaterThan(0);
-      expect(response.body.data.every((a: any) => a.scope === 'public' && a.provider.uuid === compatibleId)).toBe(true);
+      expect(response.body.data.every((a: any) => a.provider.uuid === compatibleId)).toBe(true);
+      const ids = response.body.data.map((a: any) => a.uuid);
+      const rows = await t.ctx.db.kysely.selectFrom('connected_accounts').select('scope').where('id', 'in', ids).execute();
+      expect(rows.every((r) => r.scope === 'public')).toBe(true);
     });
 
     it('refuses to delete a custom provider that still has accounts (409)', async () => {
@@ -506,7 +576,8 @@ describe.each(DIALECTS)('basic-auth accounts and workspace deletion on %s', (dia
       token: user.token,
       body: { provider_uuid: provider.body.data.uuid, provider_display_name: 'b', username: 'api-user', password: 'wrong-password' },
     });
-    expect(created.body.data).toMatchObject({ provider_authentication_strategy: 'basic', username: 'api-user', password: '********', token: null });
+    expect(created.body.data.provider_authentication_strategy).toBe('basic');
+    expect(created.body.meta).toMatchObject({ username: 'api-user', password: '********', token: null });
     const rejected = await t.request({ method: 'POST', url: `/api/v1/accounts/${created.body.data.uuid}/verify`, token: user.token });
     expect(rejected.status).toBe(422);
     expect(rejected.body.errors).toEqual({ password: ['Bad credentials'] });

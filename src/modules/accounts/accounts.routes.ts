@@ -13,6 +13,7 @@ import {
   AccountEnvelope,
   AccountListQuery,
   AccountParams,
+  AccountWithDetailsEnvelope,
   AuthorizeQuery,
   AuthorizeResponse,
   CallbackQuery,
@@ -61,13 +62,12 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         description:
           'Credentials for a provider. The strategy is the provider’s: a token provider needs `token`, a basic one `username` and `password` (422 naming the field otherwise). Secrets are encrypted at rest and never returned.',
         body: CreateAccountBody,
-        response: { 201: AccountEnvelope, ...platformErrors },
+        response: { 201: AccountWithDetailsEnvelope, ...platformErrors },
       },
       handler: async (request, reply) => {
         const scope = await workspaceScopeOf(ctx, request);
         const known = await knownResourcesOf(ctx, principalOf(request), scope);
-        const account = await accounts.createAccount(ctx, scope, request.body, known);
-        return reply.code(201).send({ data: account });
+        return reply.code(201).send(await accounts.createAccount(ctx, scope, request.body, known));
       },
     });
 
@@ -76,13 +76,14 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         tags,
         operationId: 'retrieveAccount',
         summary: 'Retrieve an Account',
+        description: 'The seed’s Account in `data`; its scope, base URL, masked secrets and last verification in `meta`.',
         params: AccountParams,
-        response: { 200: AccountEnvelope, ...platformErrors },
+        response: { 200: AccountWithDetailsEnvelope, ...platformErrors },
       },
       handler: async (request) => {
         const scope = await workspaceScopeOf(ctx, request);
         const known = await knownResourcesOf(ctx, principalOf(request), scope);
-        return { data: await accounts.getAccount(ctx, scope, request.params.account_uuid, known) };
+        return accounts.getAccount(ctx, scope, request.params.account_uuid, known);
       },
     });
 
@@ -92,7 +93,7 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         operationId: 'updateAccount',
         summary: 'Update an Account',
         description:
-          'Its owner only (members who may use a public account get 403). Fields left out keep their value; a secret sent as `********` keeps the stored one.',
+          'Its owner only (members who may use a public account get 403). Fields left out keep their value; a secret sent as `********` keeps the stored one. Answers exactly seed 004’s Account (details: `GET /api/v1/accounts/{account_uuid}`).',
         params: AccountParams,
         body: UpdateAccountBody,
         response: { 200: AccountEnvelope, ...platformErrors },
@@ -129,13 +130,13 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         description:
           'Calls the provider with the stored credentials (a model vendor’s list-models endpoint, an OAuth2 user-info URL…), records the result and its time and fills `provider_account_id`. Rejected credentials: 422 with the provider’s reason (the account stays, marked failed). Unreachable provider: 502 after the outbound timeout. Servers of OpenAI-compatible and Ollama accounts also list their models into the catalog.',
         params: AccountParams,
-        response: { 200: AccountEnvelope, 502: MessageResponse, ...platformErrors },
+        response: { 200: AccountWithDetailsEnvelope, 502: MessageResponse, ...platformErrors },
       },
       handler: async (request) => {
         const scope = await workspaceScopeOf(ctx, request);
         const account = await verifyAccount(ctx, scope, request.params.account_uuid);
         const known = await knownResourcesOf(ctx, principalOf(request), scope);
-        return { data: await accounts.toAccountResource(ctx.db.kysely, account, scope.userId, known) };
+        return accounts.toAccountWithDetails(ctx.db.kysely, account, scope.userId, known);
       },
     });
 
@@ -171,11 +172,11 @@ export function accountRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           'Where the provider sends the browser back. Exchanges the code (with the PKCE verifier) and stores the tokens as an account of the user who started the flow. An unknown, expired or replayed state is refused (422).',
         security: [],
         querystring: CallbackQuery,
-        response: { 201: AccountEnvelope, 422: ValidationErrorResponse, 429: MessageResponse, 502: MessageResponse },
+        response: { 201: AccountWithDetailsEnvelope, 422: ValidationErrorResponse, 429: MessageResponse, 502: MessageResponse },
       },
       handler: async (request, reply) => {
         const account = await completeAuthorization(ctx, request.query);
-        return reply.code(201).send({ data: await accounts.toAccountResource(ctx.db.kysely, account, account.user_id) });
+        return reply.code(201).send(await accounts.toAccountWithDetails(ctx.db.kysely, account, account.user_id));
       },
     });
   };

@@ -15,10 +15,7 @@ const Secret = NullableString({
   examples: ['********'],
 });
 
-/**
- * Seed 004's Account, key for key (nested `provider`, `workspace`, `user`), followed by what a
- * client needs besides: the scope, base URL, masked secrets and the last verification.
- */
+/** Seed 004's Account, key for key: the "Update an Account" response, nested `provider`, `workspace` and `user`. */
 export const Account = named(
   'Account',
   Type.Object({
@@ -31,16 +28,6 @@ export const Account = named(
     provider: Provider,
     workspace: Workspace,
     user: User,
-    scope: AccountScopeSchema,
-    base_url: NullableString({ description: 'Where the provider is called (a proxy, a self-hosted server); null: the provider’s default.' }),
-    username: NullableString(),
-    token: Secret,
-    password: Secret,
-    is_verified: Type.Boolean(),
-    verification_status: StringEnum(['unverified', 'verified', 'failed'] as const),
-    verification_error: NullableString({ description: 'The provider’s reason when it rejected the credentials.' }),
-    verified_at: NullableTimestamp,
-    expires_at: NullableTimestamp,
   }),
 );
 export type AccountResource = Static<typeof Account>;
@@ -80,7 +67,31 @@ export const AccountListQuery = ListQuery(['provider_display_name', 'created_at'
   mine: Type.Optional(Type.Boolean()),
 });
 
+/**
+ * What the seed's Account leaves out, given beside it (`meta`) where one account is created,
+ * retrieved or verified: its scope, base URL, which secrets are set (masked), the last verification.
+ */
+export const AccountDetails = named(
+  'AccountDetails',
+  Type.Object({
+    scope: AccountScopeSchema,
+    base_url: NullableString({ description: 'Where the provider is called (a proxy, a self-hosted server); null: the provider’s default.' }),
+    username: NullableString(),
+    token: Secret,
+    password: Secret,
+    is_verified: Type.Boolean(),
+    verification_status: StringEnum(['unverified', 'verified', 'failed'] as const),
+    verification_error: NullableString({ description: 'The provider’s reason when it rejected the credentials.' }),
+    verified_at: NullableTimestamp,
+    expires_at: NullableTimestamp,
+  }),
+);
+export type AccountDetailsResource = Static<typeof AccountDetails>;
+
+/** `PUT /api/v1/accounts/{uuid}`: exactly seed 004's response. */
 export const AccountEnvelope = Envelope(Account);
+/** One account with its details in `meta`. */
+export const AccountWithDetailsEnvelope = Type.Object({ data: Account, meta: AccountDetails });
 
 export const AuthorizeQuery = Type.Object({
   scope: Type.Optional(AccountScopeSchema),

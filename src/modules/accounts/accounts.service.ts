@@ -14,7 +14,7 @@ import type { ProviderRow } from '../providers/providers.table.js';
 import { MASKED, secretsOf } from '../secrets/secrets.service.js';
 import * as repo from './accounts.repository.js';
 import { noKnownResources, type KnownResources } from '../providers/viewer.js';
-import type { AccountResource, CreateAccountInput, UpdateAccountInput } from './accounts.schemas.js';
+import type { AccountDetailsResource, AccountResource, CreateAccountInput, UpdateAccountInput } from './accounts.schemas.js';
 import type { AccountRow } from './accounts.table.js';
 
 export const SORT_COLUMNS = {
@@ -52,6 +52,12 @@ export async function toAccountResources(
     provider: providers.get(row.provider_id)!,
     workspace: workspaces.get(row.workspace_id)!,
     user: owners.get(row.user_id)!,
+  }));
+}
+
+/** The account's details beside the seed shape; secrets only as `********` or null. */
+export function accountDetailsOf(row: AccountRow): AccountDetailsResource {
+  return {
     scope: row.scope,
     base_url: row.base_url,
     username: row.username,
@@ -62,7 +68,12 @@ export async function toAccountResources(
     verification_error: row.verification_error,
     verified_at: row.verified_at,
     expires_at: row.token_expires_at,
-  }));
+  };
+}
+
+/** One account as `{data, meta}`: the seed's Account and its details. */
+export async function toAccountWithDetails(db: Executor, row: AccountRow, viewerId: number, known?: KnownResources) {
+  return { data: await toAccountResource(db, row, viewerId, known), meta: accountDetailsOf(row) };
 }
 
 export async function toAccountResource(db: Executor, row: AccountRow, viewerId: number, known?: KnownResources): Promise<AccountResource> {
@@ -106,8 +117,8 @@ async function getOwnAccountOrThrow(db: Executor, scope: WorkspaceScope, id: str
   return row;
 }
 
-export async function getAccount(ctx: AppContext, scope: WorkspaceScope, id: string, known?: KnownResources): Promise<AccountResource> {
-  return toAccountResource(ctx.db.kysely, await getUsableAccountOrThrow(ctx.db.kysely, scope, id), scope.userId, known);
+export async function getAccount(ctx: AppContext, scope: WorkspaceScope, id: string, known?: KnownResources) {
+  return toAccountWithDetails(ctx.db.kysely, await getUsableAccountOrThrow(ctx.db.kysely, scope, id), scope.userId, known);
 }
 
 function failValidation(errors: FieldErrors): never {
@@ -176,7 +187,7 @@ export async function createAccount(
   scope: WorkspaceScope,
   input: CreateAccountInput,
   known?: KnownResources,
-): Promise<AccountResource> {
+): Promise<{ data: AccountResource; meta: AccountDetailsResource }> {
   if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
   const db = ctx.db.kysely;
   let provider: ProviderRow;
@@ -227,7 +238,7 @@ export async function createAccount(
     created_at: at,
     updated_at: at,
   });
-  return toAccountResource(db, row, scope.userId, known);
+  return toAccountWithDetails(db, row, scope.userId, known);
 }
 
 export async function updateAccount(
