@@ -8,8 +8,8 @@ import { findUsersByIds } from '../users/users.repository.js';
 import { toUserResource } from '../users/users.service.js';
 import { can } from '../workspaces/permissions.js';
 import { getMembershipOrThrow, toWorkspaceResource, type WorkspaceScope } from '../workspaces/workspaces.service.js';
-import { findProviderById, findProvidersByIds } from '../providers/providers.repository.js';
-import { getVisibleProviderOrThrow, providerMetadata, toProviderResources } from '../providers/providers.service.js';
+import { findProviderById } from '../providers/providers.repository.js';
+import { getVisibleProviderOrThrow, providerMetadata, providerResourcesByIds, toProviderResources } from '../providers/providers.service.js';
 import type { ProviderRow } from '../providers/providers.table.js';
 import { MASKED, secretsOf } from '../secrets/secrets.service.js';
 import * as repo from './accounts.repository.js';
@@ -32,8 +32,9 @@ export async function toAccountResources(
   providerRowsKnown?: ProviderRow[],
 ): Promise<AccountResource[]> {
   if (rows.length === 0) return [];
-  const providerRows = providerRowsKnown ?? (await findProvidersByIds(db, rows.map((r) => r.provider_id)));
-  const providers = new Map((await toProviderResources(db, providerRows, viewerId, known)).map((p) => [p.uuid, p]));
+  const providers = providerRowsKnown
+    ? new Map((await toProviderResources(db, providerRowsKnown, viewerId, known)).map((p) => [p.uuid, p]))
+    : await providerResourcesByIds(db, rows.map((r) => r.provider_id), viewerId, known);
   const owners = new Map<number, AccountResource['user']>(known.users);
   const missingOwners = rows.map((r) => r.user_id).filter((id) => !owners.has(id));
   for (const user of await findUsersByIds(db, missingOwners)) owners.set(user.id, await toUserResource(db, user, viewerId));

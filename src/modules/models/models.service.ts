@@ -4,8 +4,7 @@ import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest, type PageResult } from '../../db/paging.js';
 import { newId, now, toBool } from '../../db/values.js';
 import { AppError } from '../../errors.js';
-import { findProvidersByIds } from '../providers/providers.repository.js';
-import { toProviderResources } from '../providers/providers.service.js';
+import { providerResourcesByIds } from '../providers/providers.service.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import * as repo from './models.repository.js';
 import type { LargeLanguageModelResource } from './models.schemas.js';
@@ -21,9 +20,7 @@ export const SORT_COLUMNS = {
 } as const;
 
 async function toModelResources(db: Executor, rows: ModelRow[], viewerId: number): Promise<LargeLanguageModelResource[]> {
-  const providers = new Map(
-    (await toProviderResources(db, await findProvidersByIds(db, rows.map((r) => r.provider_id)), viewerId)).map((p) => [p.uuid, p]),
-  );
+  const providers = await providerResourcesByIds(db, rows.map((r) => r.provider_id), viewerId);
   return rows.map((row) => ({
     uuid: row.id,
     model_id: row.model_id,

@@ -65,6 +65,13 @@ export async function findProvidersByIds(db: Executor, ids: readonly string[]): 
   return db.selectFrom('providers').selectAll().where('id', 'in', unique).execute();
 }
 
+/** Id, workspace and version of providers: enough to know whether a cached resource is current. */
+export function findProviderVersions(db: Executor, ids: readonly string[]) {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return Promise.resolve([]);
+  return db.selectFrom('providers').select(['id', 'workspace_id', 'updated_at']).where('id', 'in', unique).execute();
+}
+
 export async function slugTaken(db: Executor, workspaceId: string, slug: string, exceptId?: string): Promise<boolean> {
   let query = db
     .selectFrom('providers')

@@ -131,16 +131,45 @@ export async function listProviders(
     idField: 'id',
     map: (row: { id: string; workspace_id: string | null; updated_at: string }) => row,
   });
-  const cached = (row: { id: string; workspace_id: string | null; updated_at: string }) => {
-    if (row.workspace_id !== null) return undefined;
-    const entry = officialResources.get(row.id);
-    return entry && entry.updatedAt === row.updated_at ? entry.resource : undefined;
-  };
-  const missing = result.items.filter((row) => cached(row) === undefined).map((row) => row.id);
-  const fullRows = await repo.findProvidersByIds(db, missing);
-  const built = new Map((await toProviderResources(db, fullRows, scope.userId, known)).map((r) => [r.uuid, r]));
-  const items = result.items.map((row) => cached(row) ?? built.get(row.id)).filter((r): r is ProviderResource => r !== undefined);
+  const resources = await resourcesOfVersions(db, result.items, scope.userId, known);
+  const items = result.items.map((row) => resources.get(row.id)).filter((r): r is ProviderResource => r !== undefined);
   return { ...result, items };
+}
+
+type ProviderVersion = { id: string; workspace_id: string | null; updated_at: string };
+
+function cachedResource(row: ProviderVersion): ProviderResource | undefined {
+  if (row.workspace_id !== null) return undefined;
+  const entry = officialResources.get(row.id);
+  return entry && entry.updatedAt === row.updated_at ? entry.resource : undefined;
+}
+
+async function resourcesOfVersions(
+  db: Executor,
+  versions: ProviderVersion[],
+  viewerId: number,
+  known?: KnownResources,
+): Promise<Map<string, ProviderResource>> {
+  const resources = new Map<string, ProviderResource>();
+  const missing: string[] = [];
+  for (const row of versions) {
+    const resource = cachedResource(row);
+    if (resource) resources.set(row.id, resource);
+    else missing.push(row.id);
+  }
+  const fullRows = await repo.findProvidersByIds(db, missing);
+  for (const resource of await toProviderResources(db, fullRows, viewerId, known)) resources.set(resource.uuid, resource);
+  return resources;
+}
+
+/** Provider resources by id; only the rows whose resource is not cached are read in full. */
+export async function providerResourcesByIds(
+  db: Executor,
+  ids: readonly string[],
+  viewerId: number,
+  known?: KnownResources,
+): Promise<Map<string, ProviderResource>> {
+  return resourcesOfVersions(db, await repo.findProviderVersions(db, ids), viewerId, known);
 }
 
 /** A provider the caller may see; NOT_FOUND otherwise. */
