@@ -109,6 +109,12 @@ describe.each(DIALECTS)('providers on %s', (dialect) => {
       expect(page.body.data).toHaveLength(4);
       expect(page.body.meta).toMatchObject({ current_page: 2, last_page: 2, total: 9, from: 6, to: 9 });
 
+      const first = await t.request({ url: '/api/v1/providers?cursor=&per_page=6&sort=name', token: owner.token });
+      const second = await t.request({ url: `/api/v1/providers?cursor=${first.body.meta.next_cursor}&per_page=6&sort=name`, token: owner.token });
+      const names = [...first.body.data, ...second.body.data].map((p: any) => p.name);
+      expect(names).toHaveLength(11);
+      expect(names).toEqual([...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+
       const bad = await t.request({ url: '/api/v1/providers?type=spaceship', token: owner.token });
       expect(bad.status).toBe(422);
       expect(bad.body.errors).toHaveProperty('type');
