@@ -13,6 +13,9 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { userRoutes } from './modules/users/users.routes.js';
 import { workspaceRoutes } from './modules/workspaces/workspaces.routes.js';
+import { providerRoutes } from './modules/providers/providers.routes.js';
+import { accountRoutes } from './modules/accounts/accounts.routes.js';
+import { modelRoutes } from './modules/models/models.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { VERSION } from './version.js';
@@ -93,6 +96,9 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(authRoutes(ctx));
   await app.register(userRoutes(ctx));
   await app.register(workspaceRoutes(ctx));
+  await app.register(providerRoutes(ctx));
+  await app.register(accountRoutes(ctx));
+  await app.register(modelRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
   return app;

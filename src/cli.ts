@@ -16,6 +16,10 @@ Commands:
                                   create a user with a primary workspace
   token:create --email <email> [--name <name>] [--expires-in-days <n>]
                                   create a personal API token for a user (printed once)
+  keys:rotate                     re-wrap every workspace data key under ATHENA_ENCRYPTION_KEY, unwrapping
+                                  with the old key given in ATHENA_ENCRYPTION_KEY_PREVIOUS (see
+                                  docs/providers-and-accounts.md); running servers keep working
+  keys:generate                   print a new random master key (64 hex characters)
   help                            show this help
 
 Configuration comes from the environment; see README.md.`;
@@ -117,6 +121,24 @@ async function main(argv: string[]): Promise<void> {
       });
       process.stdout.write(`${token.token}\n`);
       process.stderr.write('Keep this token: it is shown only once.\n');
+      return;
+    }
+
+    case 'keys:rotate': {
+      const { rotateMasterKey } = await import('./modules/secrets/secrets.service.js');
+      if (config.encryptionKeyPrevious.length === 0) {
+        process.stderr.write('Note: ATHENA_ENCRYPTION_KEY_PREVIOUS is not set, so only keys already wrapped by the current key can be read.\n');
+      }
+      const rotated = await withServer(config, async ({ ctx }) =>
+        rotateMasterKey(ctx.db.kysely, { current: ctx.masterKey, previous: config.encryptionKeyPrevious }),
+      );
+      process.stdout.write(`Re-wrapped ${rotated} workspace key${rotated === 1 ? '' : 's'} under the current master key.\n`);
+      return;
+    }
+
+    case 'keys:generate': {
+      const { randomBytes } = await import('node:crypto');
+      process.stdout.write(`${randomBytes(32).toString('hex')}\n`);
       return;
     }
 

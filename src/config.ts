@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Everything Athena reads from its environment, parsed once at start and frozen. */
@@ -13,6 +14,12 @@ export interface Config {
   readonly adminPassword: string | undefined;
   /** Raw 32-byte master key when given by ATHENA_ENCRYPTION_KEY; otherwise generated into the data dir. */
   readonly encryptionKey: Buffer | undefined;
+  /** Earlier master keys, still accepted to unwrap data keys while `athena keys:rotate` moves them to the current one. */
+  readonly encryptionKeyPrevious: readonly Buffer[];
+  /** Hosts and CIDRs that outbound calls on a user's behalf may reach although private or loopback. */
+  readonly outboundAllow: readonly string[];
+  /** Time limit of one outbound call to a provider or tool. */
+  readonly outboundTimeoutMs: number;
   readonly registration: 'open' | 'closed';
   readonly oidc: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string } | undefined;
   readonly publicUrl: string | undefined;
@@ -118,6 +125,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
 
   const encryptionKey = parseEncryptionKey(read('ATHENA_ENCRYPTION_KEY'), problems);
+  const encryptionKeyPrevious = parsePreviousKeys(read('ATHENA_ENCRYPTION_KEY_PREVIOUS'), problems);
+  const outboundAllow = parseOutboundAllow(read('ATHENA_OUTBOUND_ALLOW'), problems);
 
   const issuer = url('ATHENA_OIDC_ISSUER', ['https:', 'http:']);
   const audience = read('ATHENA_OIDC_AUDIENCE');
@@ -139,6 +148,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     adminEmail: adminEmail?.toLowerCase(),
     adminPassword,
     encryptionKey,
+    encryptionKeyPrevious,
+    outboundAllow,
+    outboundTimeoutMs: integer('ATHENA_OUTBOUND_TIMEOUT', 10, 1, 300) * 1000,
     registration: oneOf('ATHENA_REGISTRATION', ['open', 'closed'] as const, 'open'),
     oidc: issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined,
     publicUrl,
@@ -174,6 +186,34 @@ function parseEncryptionKey(raw: string | undefined, problems: string[]): Buffer
     problems.push('ATHENA_ENCRYPTION_KEY must be 32 random bytes, written as 64 hex characters or in base64.');
   }
   return key;
+}
+
+function parsePreviousKeys(raw: string | undefined, problems: string[]): Buffer[] {
+  if (raw === undefined) return [];
+  const keys = raw.split(',').map((part) => part.trim()).filter(Boolean).map(decodeKey);
+  if (keys.some((key) => key === undefined)) {
+    problems.push('ATHENA_ENCRYPTION_KEY_PREVIOUS must be a comma-separated list of keys, each 64 hex characters or base64 of 32 bytes.');
+    return [];
+  }
+  return keys as Buffer[];
+}
+
+const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+
+function parseOutboundAllow(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const version = isIP(address ?? '');
+    const validPrefix =
+      prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 6 ? 128 : 32) && version !== 0);
+    if (extra !== undefined || !validPrefix || (version === 0 && !HOST_PATTERN.test(entry))) {
+      problems.push('ATHENA_OUTBOUND_ALLOW must be a comma-separated list of host names, IP addresses or CIDR ranges.');
+      return [];
+    }
+  }
+  return entries;
 }
 
 /** Decodes a 256-bit key given as hex or base64; undefined when it is neither. */

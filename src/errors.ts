@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'PAYLOAD_TOO_LARGE',
   'RATE_LIMITED',
   'SERVICE_UNAVAILABLE',
+  /** A provider or tool the request called did not answer usably (unreachable, timed out). */
+  'BAD_GATEWAY',
   'INTERNAL',
 ] as const;
 
@@ -56,7 +58,7 @@ export class AppError extends Error {
  * Codes whose message a service may word itself (what conflicts, which field is wrong). Every
  * other code answers with the surface's fixed message, so clients can rely on it.
  */
-export const CODES_WITH_OWN_MESSAGE: ReadonlySet<ErrorCode> = new Set(['CONFLICT', 'VALIDATION', 'BAD_REQUEST']);
+export const CODES_WITH_OWN_MESSAGE: ReadonlySet<ErrorCode> = new Set(['CONFLICT', 'VALIDATION', 'BAD_REQUEST', 'BAD_GATEWAY']);
 
 /** A validation failure on one field, with a Laravel-style message. */
 export function fieldError(field: string, message: string): AppError {
@@ -85,6 +87,7 @@ export const PLATFORM_ERRORS: Record<ErrorCode, SurfaceError> = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Payload too large.' },
   RATE_LIMITED: { status: 429, message: 'Too Many Attempts.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service Unavailable' },
+  BAD_GATEWAY: { status: 502, message: 'The provider could not be reached.' },
   INTERNAL: { status: 500, message: 'Server Error' },
 };
 
@@ -101,5 +104,6 @@ export const THENA_ERRORS: Record<ErrorCode, SurfaceError & { error: string }> =
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Payload too large!', error: 'Payload Too Large' },
   RATE_LIMITED: { status: 429, message: 'Too many requests!', error: 'Too Many Requests' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'This service/resource is currently unavailable.', error: 'Service Unavailable' },
+  BAD_GATEWAY: { status: 502, message: 'Upstream service could not be reached!', error: 'Bad Gateway' },
   INTERNAL: { status: 500, message: 'Something went wrong!', error: 'Internal Server Error' },
 };

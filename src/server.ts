@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
@@ -5,7 +7,8 @@ import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { createDb } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { loadMasterKey } from './lib/master-key.js';
+import { KEY_FILE, loadMasterKey } from './lib/master-key.js';
+import { MasterKeyMismatchError, verifyMasterKeys } from './modules/secrets/secrets.service.js';
 import { createOidcVerifier } from './modules/auth/oidc.js';
 import { PrincipalCache } from './modules/auth/principal-cache.js';
 import { bootstrapOwner } from './modules/users/users.service.js';
@@ -20,11 +23,23 @@ export interface Server {
 /** Opens storage, applies migrations, bootstraps the first owner and builds the app. */
 export async function createServer(config: Config, options: { logStream?: DestinationStream } = {}): Promise<Server> {
   const { logger, accessLog, flush } = createLoggers(config, options.logStream);
+  const keyFile = path.join(config.dataDir, KEY_FILE);
+  const keyFileExisted = config.encryptionKey !== undefined || fs.existsSync(keyFile);
   const masterKey = loadMasterKey(config);
   const db = await createDb(config);
   try {
     const applied = await migrateToLatest(db, config.databaseSchema);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    // A wrong or lost master key stops the start here, not at the first secret read.
+    try {
+      await verifyMasterKeys(db.kysely, { current: masterKey, previous: config.encryptionKeyPrevious });
+    } catch (error) {
+      if (keyFileExisted || !(error instanceof MasterKeyMismatchError)) throw error;
+      // The key file was missing and has just been generated: it protects nothing, so it goes,
+      // and the operator learns that the original is what is needed.
+      fs.rmSync(keyFile, { force: true });
+      throw new MasterKeyMismatchError(error.unknownIds, `The key file ${keyFile} is missing, and stored secrets need it.`);
+    }
     const ctx: AppContext = {
       config,
       db,

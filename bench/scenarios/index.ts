@@ -1,5 +1,6 @@
 import type { Scenario } from '../lib/scenario.js';
 import { authenticatedUser, workspaces } from './foundation.js';
+import { accountPut, providers } from './providers.js';
 
 /** Every scenario `npm run bench` runs, in order. Add a module's scenarios here. */
-export const SCENARIOS: Scenario[] = [authenticatedUser, workspaces];
+export const SCENARIOS: Scenario[] = [authenticatedUser, workspaces, accountPut, providers];

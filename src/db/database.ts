@@ -5,6 +5,10 @@ import type { Config } from '../config.js';
 import type { UsersTable } from '../modules/users/users.table.js';
 import type { WorkspacesTable, WorkspaceMembersTable } from '../modules/workspaces/workspaces.table.js';
 import type { AccessTokensTable, AuthThrottlesTable } from '../modules/auth/auth.table.js';
+import type { WorkspaceKeysTable } from '../modules/secrets/secrets.table.js';
+import type { ProvidersTable } from '../modules/providers/providers.table.js';
+import type { ConnectedAccountsTable, OAuth2StatesTable } from '../modules/accounts/accounts.table.js';
+import type { ModelsTable } from '../modules/models/models.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
 import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
@@ -15,6 +19,11 @@ export interface Database {
   workspace_members: WorkspaceMembersTable;
   access_tokens: AccessTokensTable;
   auth_throttles: AuthThrottlesTable;
+  workspace_keys: WorkspaceKeysTable;
+  providers: ProvidersTable;
+  connected_accounts: ConnectedAccountsTable;
+  oauth2_states: OAuth2StatesTable;
+  models: ModelsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -27,6 +27,9 @@ const TAGS = [
   { name: 'Authentication', description: 'Sign in, sign up, logout.' },
   { name: 'User', description: 'The authenticated user and their personal API tokens.' },
   { name: 'Workspace', description: 'Workspaces, members and roles.' },
+  { name: 'Provider', description: 'The catalog of model vendors and tools, official and custom.' },
+  { name: 'Account', description: 'Connected accounts: a user’s credentials for a provider, encrypted at rest and write-only.' },
+  { name: 'Large Language Model', description: 'The model catalog: context windows, prices and capabilities.' },
   { name: 'Operations', description: 'Health, readiness and metrics.' },
 ];
 

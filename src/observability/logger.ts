@@ -38,6 +38,16 @@ export const REDACTED_PATHS = [
   '*.secret',
   '*.api_key',
   '*.apiKey',
+  // Connected accounts and custom providers (issue 3): request bodies, token responses of
+  // OAuth2 servers, nested configs.
+  '*.code_verifier',
+  '*.id_token',
+  '*.authentication_config.oauth2.client_secret',
+  '*.oauth2.client_secret',
+  'body.token',
+  'body.password',
+  'body.client_secret',
+  'req.body',
 ];
 
 export interface Loggers {

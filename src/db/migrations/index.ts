@@ -1,5 +1,6 @@
 import type { AthenaMigration } from '../migrate.js';
 import * as m0001 from './0001_foundation.js';
+import * as m0002 from './0002_providers_accounts.js';
 
 /**
  * Every migration, keyed by its sortable name. Listed statically so the compiled build and the
@@ -8,4 +9,5 @@ import * as m0001 from './0001_foundation.js';
  */
 export const migrations: Record<string, AthenaMigration> = {
   '0001_foundation': m0001,
+  '0002_providers_accounts': m0002,
 };

@@ -1,5 +1,7 @@
 import type { Executor } from '../../db/database.js';
 import { countMembersByWorkspace } from './workspaces.repository.js';
+import { countCustomProvidersByWorkspace } from '../providers/providers.repository.js';
+import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.js';
 
 /**
  * Counts per workspace for `GET /api/v1/workspaces/metrics`. Each module that owns countable
@@ -9,6 +11,10 @@ export type WorkspaceCounter = (db: Executor, userId: number, workspaceIds: read
 
 export const WORKSPACE_COUNTERS = {
   members: (db, _userId, workspaceIds) => countMembersByWorkspace(db, workspaceIds),
+  /** Custom providers of the workspace the user sees (the official catalog is not counted). */
+  providers: (db, userId, workspaceIds) => countCustomProvidersByWorkspace(db, userId, workspaceIds),
+  /** Connected accounts the user may use: their own and the public ones. */
+  accounts: (db, userId, workspaceIds) => countUsableAccountsByWorkspace(db, userId, workspaceIds),
 } satisfies Record<string, WorkspaceCounter>;
 
 export type WorkspaceCounterName = keyof typeof WORKSPACE_COUNTERS;
