@@ -16,6 +16,7 @@ import { workspaceRoutes } from './modules/workspaces/workspaces.routes.js';
 import { providerRoutes } from './modules/providers/providers.routes.js';
 import { accountRoutes } from './modules/accounts/accounts.routes.js';
 import { modelRoutes } from './modules/models/models.routes.js';
+import { customerAccountsApi } from './modules/customer-accounts/routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { VERSION } from './version.js';
@@ -99,6 +100,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(providerRoutes(ctx));
   await app.register(accountRoutes(ctx));
   await app.register(modelRoutes(ctx));
+  await app.register(customerAccountsApi(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
   return app;

@@ -9,11 +9,12 @@ import type { WorkspaceKeysTable } from '../modules/secrets/secrets.table.js';
 import type { ProvidersTable } from '../modules/providers/providers.table.js';
 import type { ConnectedAccountsTable, OAuth2StatesTable } from '../modules/accounts/accounts.table.js';
 import type { ModelsTable } from '../modules/models/models.table.js';
+import type { CustomerAccountsDatabase } from '../modules/customer-accounts/customer-accounts.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
 import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
 /** Every table, as each module declares it in its `*.table.ts`. */
-export interface Database {
+export interface Database extends CustomerAccountsDatabase {
   users: UsersTable;
   workspaces: WorkspacesTable;
   workspace_members: WorkspaceMembersTable;

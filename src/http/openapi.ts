@@ -30,6 +30,7 @@ const TAGS = [
   { name: 'Provider', description: 'The catalog of model vendors and tools, official and custom.' },
   { name: 'Account', description: 'Connected accounts: a user’s credentials for a provider, encrypted at rest and write-only.' },
   { name: 'Large Language Model', description: 'The model catalog: context windows, prices and capabilities.' },
+  { name: 'Accounts', description: 'The customer-accounts API (`/v1`): customer accounts, attribute values, relationships, contacts, activities, notes and tasks.' },
   { name: 'Operations', description: 'Health, readiness and metrics.' },
 ];
 

@@ -1,6 +1,7 @@
 import type { AthenaMigration } from '../migrate.js';
 import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_providers_accounts.js';
+import * as m0003 from './0003_customer_accounts.js';
 
 /**
  * Every migration, keyed by its sortable name. Listed statically so the compiled build and the
@@ -10,4 +11,5 @@ import * as m0002 from './0002_providers_accounts.js';
 export const migrations: Record<string, AthenaMigration> = {
   '0001_foundation': m0001,
   '0002_providers_accounts': m0002,
+  '0003_customer_accounts': m0003,
 };

@@ -10,7 +10,9 @@ export type WorkspaceAction =
   /** Add, remove and re-role members (owners only touch owners). */
   | 'manage_members'
   /** Rename, re-slug, delete the workspace. */
-  | 'manage_workspace';
+  | 'manage_workspace'
+  /** Change the workspace's configuration: customer-accounts attribute values, relationship types. */
+  | 'configure';
 
 const RANK: Record<WorkspaceRole, number> = { viewer: 1, member: 2, admin: 3, owner: 4 };
 
@@ -19,6 +21,7 @@ const MINIMUM_ROLE: Record<WorkspaceAction, WorkspaceRole> = {
   write: 'member',
   manage_members: 'admin',
   manage_workspace: 'owner',
+  configure: 'admin',
 };
 
 export function can(role: WorkspaceRole, action: WorkspaceAction): boolean {

@@ -1,0 +1,150 @@
+import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
+import type { Dialect, Executor } from '../../db/database.js';
+import { likePattern } from '../../db/values.js';
+import type { CustomerAccountRow, CustomerAccountsTable } from './customer-accounts.table.js';
+
+export interface AccountFilter {
+  statusId?: string;
+  classificationId?: string;
+  healthId?: string;
+  industryId?: string;
+  accountOwnerId?: number;
+  search?: string;
+}
+
+/**
+ * "Contains" on name and domains through each database's trigram index: pg_trgm on PostgreSQL,
+ * the FTS5 trigram table on SQLite. Under three characters no trigram exists, so both fall back
+ * to a scan of the workspace's accounts (still correct, rarely asked).
+ */
+export function accountSearch(dialect: Dialect, search: string) {
+  const term = search.toLowerCase();
+  if (dialect === 'postgres') {
+    return sql<SqlBool>`lower(a.name || ' ' || a.primary_domain || ' ' || coalesce(a.secondary_domain, '')) like ${likePattern(term)} escape '\\'`;
+  }
+  if ([...term].length >= 3) {
+    const phrase = `"${term.replace(/"/g, '""')}"`;
+    return sql<SqlBool>`a.rowid in (select rowid from customer_accounts_fts where customer_accounts_fts match ${phrase})`;
+  }
+  return sql<SqlBool>`lower(a.name || ' ' || a.primary_domain || ' ' || coalesce(a.secondary_domain, '')) like ${likePattern(term)} escape '\\'`;
+}
+
+function filteredAccounts(db: Executor, dialect: Dialect, workspaceId: string, filter: AccountFilter) {
+  let query = db.selectFrom('customer_accounts as a').where('a.workspace_id', '=', workspaceId).where('a.deleted_at', 'is', null);
+  if (filter.statusId) query = query.where('a.status_id', '=', filter.statusId);
+  if (filter.classificationId) query = query.where('a.classification_id', '=', filter.classificationId);
+  if (filter.healthId) query = query.where('a.health_id', '=', filter.healthId);
+  if (filter.industryId) query = query.where('a.industry_id', '=', filter.industryId);
+  if (filter.accountOwnerId !== undefined) query = query.where('a.account_owner_id', '=', filter.accountOwnerId);
+  if (filter.search) query = query.where(accountSearch(dialect, filter.search));
+  return query;
+}
+
+/** One page, newest first (ids are UUID v7), and the total of the filter. */
+export async function listAccounts(
+  db: Executor,
+  dialect: Dialect,
+  workspaceId: string,
+  filter: AccountFilter,
+  page: { offset: number; limit: number },
+): Promise<{ rows: CustomerAccountRow[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    filteredAccounts(db, dialect, workspaceId, filter).selectAll('a').orderBy('a.id', 'desc').limit(page.limit).offset(page.offset).execute(),
+    filteredAccounts(db, dialect, workspaceId, filter)
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.count) };
+}
+
+export function findAccount(db: Executor, workspaceId: string, id: string): Promise<CustomerAccountRow | undefined> {
+  return db
+    .selectFrom('customer_accounts')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+}
+
+export function findAccountsByIds(db: Executor, workspaceId: string, ids: readonly string[]): Promise<CustomerAccountRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('customer_accounts')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', 'in', [...new Set(ids)])
+    .where('deleted_at', 'is', null)
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Live accounts whose primary domain is one of these, case-insensitively. */
+export function findAccountsByPrimaryDomains(db: Executor, workspaceId: string, domains: readonly string[]): Promise<CustomerAccountRow[]> {
+  if (domains.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('customer_accounts')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where(sql<string>`lower(primary_domain)`, 'in', [...new Set(domains.map((d) => d.toLowerCase()))])
+    .where('deleted_at', 'is', null)
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+export function insertAccount(db: Executor, row: Insertable<CustomerAccountsTable>): Promise<CustomerAccountRow> {
+  return db.insertInto('customer_accounts').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function updateAccount(
+  db: Executor,
+  workspaceId: string,
+  id: string,
+  values: Updateable<CustomerAccountsTable>,
+): Promise<CustomerAccountRow> {
+  return db
+    .updateTable('customer_accounts')
+    .set(values)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Soft-deletes the account and what hangs off it: relationships both ways, activities, notes, tasks. */
+export async function softDeleteAccount(db: Executor, workspaceId: string, id: string, at: string): Promise<void> {
+  await db
+    .updateTable('customer_accounts')
+    .set({ deleted_at: at, updated_at: at })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .execute();
+  await db
+    .updateTable('customer_account_relationships')
+    .set({ deleted_at: at, updated_at: at })
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb.or([eb('account_id', '=', id), eb('related_account_id', '=', id)]))
+    .where('deleted_at', 'is', null)
+    .execute();
+  for (const table of ['customer_activities', 'customer_notes', 'customer_tasks'] as const) {
+    await db
+      .updateTable(table)
+      .set({ deleted_at: at, updated_at: at })
+      .where('workspace_id', '=', workspaceId)
+      .where('account_id', '=', id)
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+  await db.deleteFrom('customer_account_contacts').where('account_id', '=', id).execute();
+}
+
+/** Live accounts of the workspace (workspace metrics). */
+export async function countAccounts(db: Executor, workspaceId: string): Promise<number> {
+  const row = await db
+    .selectFrom('customer_accounts')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}

@@ -1,0 +1,12 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppContext } from '../../context.js';
+import { attributeValueRoutes } from './attribute-values.routes.js';
+import { customerAccountRoutes } from './customer-accounts.routes.js';
+
+/** Every route of the customer-accounts API (`/v1`). */
+export function customerAccountsApi(ctx: AppContext): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    await app.register(attributeValueRoutes(ctx));
+    await app.register(customerAccountRoutes(ctx));
+  };
+}
