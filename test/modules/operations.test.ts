@@ -144,7 +144,9 @@ describe('readiness when the database is gone', () => {
       const api = await t.request({ url: '/api/v1/workspaces', token });
       expect(api.status).toBe(503);
       expect(api.body).toEqual({ message: 'Service Unavailable' });
-      expect((await t.request({ url: '/v1/accounts', token })).status).toBe(404);
+      const thena = await t.request({ method: 'PUT', url: '/v1/accounts/attributes/0192f5a0-7c1e-7b3a-9d2e-6f1a2b3c4d5e', token, body: { isDefault: true } });
+      expect(thena.status).toBe(503);
+      expect(thena.body).toEqual({ statusCode: 503, message: 'This service/resource is currently unavailable.', error: 'Service Unavailable' });
     } finally {
       await t.close().catch(() => undefined);
     }
