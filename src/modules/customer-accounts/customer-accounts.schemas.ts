@@ -4,7 +4,7 @@ import { ThenaListQuery } from '../../http/thena.js';
 import { CustomFieldValues, Metadata, NullableConfiguration } from './records.js';
 
 const Address = Type.Record(Type.String(), Type.Unknown(), { description: 'Street, city, state, postal code, country…' });
-const NullableAddress = Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], description: 'Street, city, postal code, country…' });
+const NullableAddress = Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'Street, city, postal code, country…' });
 const NullableMetadata = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
 
 /** A field that names an attribute value: its id or its text. */
