@@ -96,6 +96,13 @@ export function insertAccount(db: Executor, row: Insertable<CustomerAccountsTabl
   return db.insertInto('customer_accounts').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
+/** Inserts many accounts, a few hundred rows per statement (under SQLite's parameter limit). */
+export async function insertAccounts(db: Executor, rows: Insertable<CustomerAccountsTable>[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += 250) {
+    await db.insertInto('customer_accounts').values(rows.slice(start, start + 250)).execute();
+  }
+}
+
 export function updateAccount(
   db: Executor,
   workspaceId: string,

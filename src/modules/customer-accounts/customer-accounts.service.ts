@@ -1,3 +1,4 @@
+import type { Insertable } from 'kysely';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { fromJson, isUniqueViolation, isUuid, newId, now, toJson } from '../../db/values.js';
@@ -10,7 +11,7 @@ import { findValue, findValueByText } from './attribute-values.repository.js';
 import { lockAttributes, type Attribute } from './attributes.js';
 import * as repo from './customer-accounts.repository.js';
 import type { AccountListQueryValue, AccountResponse, CreateAccountInput, UpdateAccountInput } from './customer-accounts.schemas.js';
-import type { CustomerAccountRow } from './customer-accounts.table.js';
+import type { CustomerAccountRow, CustomerAccountsTable } from './customer-accounts.table.js';
 import { peopleByIds, requireMember, requireUuid, userIdOf, type CustomFieldValuesValue } from './records.js';
 
 /** The attribute-backed fields of an account: request field → attribute and column. */
@@ -135,18 +136,34 @@ export async function filterAccountsByPrimaryDomains(ctx: AppContext, scope: Wor
 
 type AccountColumns = Partial<Pick<CustomerAccountRow, 'status_id' | 'classification_id' | 'health_id' | 'industry_id'>>;
 
+/** Looks up attribute values by (attribute, reference) once per request: bulk creates repeat them. */
+type AttributeResolver = (attribute: Attribute, field: string, ref: string | null | undefined) => Promise<string | null>;
+
+function attributeResolver(db: Executor, workspaceId: string): AttributeResolver {
+  const cache = new Map<string, Promise<string | null>>();
+  return (attribute, field, ref) => {
+    const key = `${attribute}\u0000${ref === undefined ? '\u0001default' : String(ref).toLowerCase()}`;
+    let found = cache.get(key);
+    if (!found) {
+      found = resolveAttributeValue(db, workspaceId, attribute, field, ref).then((row) => row?.id ?? null);
+      cache.set(key, found);
+      // A failed lookup is not kept: its error belongs to the request item that caused it.
+      found.catch(() => cache.delete(key));
+    }
+    return found;
+  };
+}
+
 /** Attribute value ids for the fields the input names (all of them on create: defaults fill in). */
 async function resolveAccountAttributes(
-  db: Executor,
-  workspaceId: string,
+  resolve: AttributeResolver,
   input: Partial<Record<'status' | 'classification' | 'health' | 'industry', string>>,
   fillDefaults: boolean,
 ): Promise<AccountColumns> {
   const columns: AccountColumns = {};
   for (const { field, attribute, column } of ACCOUNT_ATTRIBUTES) {
     if (input[field] === undefined && !fillDefaults) continue;
-    const row = await resolveAttributeValue(db, workspaceId, attribute, field, input[field]);
-    columns[column] = row?.id ?? null;
+    columns[column] = await resolve(attribute, field, input[field]);
   }
   return columns;
 }
@@ -174,10 +191,16 @@ async function ownerOf(db: Executor, workspaceId: string, accountOwnerId: string
   return owner;
 }
 
-/** Inserts one account in the caller's transaction (attribute locks already taken). */
-async function insertAccount(trx: Executor, scope: WorkspaceScope, input: CreateAccountInput, at: string): Promise<CustomerAccountRow> {
+/** The row of a new account (attribute locks already taken by the caller's transaction). */
+async function newAccountRow(
+  trx: Executor,
+  scope: WorkspaceScope,
+  resolve: AttributeResolver,
+  input: CreateAccountInput,
+  at: string,
+): Promise<Insertable<CustomerAccountsTable>> {
   const owner = await ownerOf(trx, scope.workspaceId, input.accountOwnerId);
-  return repo.insertAccount(trx, {
+  return {
     id: newId(),
     workspace_id: scope.workspaceId,
     name: input.name.trim(),
@@ -195,11 +218,11 @@ async function insertAccount(trx: Executor, scope: WorkspaceScope, input: Create
     custom_field_values: toJson([]),
     metadata: toJson({}),
     ...optionalFields(input),
-    ...(await resolveAccountAttributes(trx, scope.workspaceId, input, true)),
+    ...(await resolveAccountAttributes(resolve, input, true)),
     created_by: scope.userId,
     created_at: at,
     updated_at: at,
-  });
+  };
 }
 
 export async function createAccount(ctx: AppContext, scope: WorkspaceScope, input: CreateAccountInput): Promise<AccountResponse> {
@@ -211,7 +234,7 @@ export async function createAccount(ctx: AppContext, scope: WorkspaceScope, inpu
       await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ATTRIBUTE_NAMES, 'shared');
       const [existing] = await repo.findAccountsByPrimaryDomains(trx, scope.workspaceId, [input.primaryDomain]);
       if (existing) throw duplicateDomain(input.primaryDomain.toLowerCase());
-      return insertAccount(trx, scope, input, now());
+      return repo.insertAccount(trx, await newAccountRow(trx, scope, attributeResolver(trx, scope.workspaceId), input, now()));
     });
     return toAccountResponse(db, row);
   } catch (error) {
@@ -241,22 +264,23 @@ export async function bulkCreateAccounts(
     );
     const taken = new Set(existing.map((a) => a.primary_domain.toLowerCase()));
     const at = now();
-    let count = 0;
+    const resolve = attributeResolver(trx, scope.workspaceId);
+    const rows: Insertable<CustomerAccountsTable>[] = [];
     for (const [index, account] of accounts.entries()) {
       const domain = account.primaryDomain.toLowerCase();
       if (taken.has(domain)) continue;
       taken.add(domain);
       try {
-        await insertAccount(trx, scope, account, at);
+        rows.push(await newAccountRow(trx, scope, resolve, account, at));
       } catch (error) {
         if (error instanceof AppError && error.code === 'BAD_REQUEST' && error.publicMessage) {
           throw new AppError('BAD_REQUEST', `accounts.${index}.${error.publicMessage}`);
         }
         throw error;
       }
-      count += 1;
     }
-    return count;
+    await repo.insertAccounts(trx, rows);
+    return rows.length;
   });
   return { total: accounts.length, created, skipped: accounts.length - created };
 }
@@ -281,7 +305,7 @@ export async function updateAccount(ctx: AppContext, scope: WorkspaceScope, id: 
         ...(domain !== undefined ? { primary_domain: domain } : {}),
         ...(owner !== undefined ? { account_owner_id: owner } : {}),
         ...optionalFields(input),
-        ...(await resolveAccountAttributes(trx, scope.workspaceId, input, false)),
+        ...(await resolveAccountAttributes(attributeResolver(trx, scope.workspaceId), input, false)),
         updated_at: now(),
       });
     });
