@@ -197,6 +197,32 @@ for (const dialect of DIALECTS) {
       expect(await accountCount()).toBe(before + 2);
     });
 
+    it('keeps the unfiltered X-Total-Count equal to the live accounts through creates, deletes and rollbacks', async () => {
+      const user = await t.signUp();
+      const total = async () => (await t.request({ url: '/v1/accounts?limit=1', token: user.token })).headers['x-total-count'];
+      const live = async () =>
+        Number(
+          (
+            await t.ctx.db.kysely
+              .selectFrom('customer_accounts')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('workspace_id', '=', user.user.primary_workspace.uuid)
+              .where('deleted_at', 'is', null)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      expect(await total()).toBe('0');
+      const one = (await create({ name: 'One', primaryDomain: 'one.example' }, user.token)).body;
+      await t.request({ method: 'POST', url: '/v1/accounts/bulk', token: user.token, body: { accounts: [{ name: 'Two', primaryDomain: 'two.example' }, { name: 'One', primaryDomain: 'one.example' }] } });
+      await t.request({ method: 'POST', url: '/v1/accounts/bulk', token: user.token, body: { accounts: [{ name: 'Three', primaryDomain: 'three.example' }, { name: 'Bad', primaryDomain: 'bad.example', health: 'PURPLE' }] } });
+      await create({ name: 'Dup', primaryDomain: 'two.example' }, user.token);
+      expect(await total()).toBe('2');
+      await t.request({ method: 'DELETE', url: `/v1/accounts/${one.id}`, token: user.token });
+      await t.request({ method: 'DELETE', url: `/v1/accounts/${one.id}`, token: user.token });
+      expect(await total()).toBe('1');
+      expect(await live()).toBe(1);
+    });
+
     it('pages newest first with X-Total-Count, and filters by attribute and owner', async () => {
       const other = await t.signUp();
       for (let i = 0; i < 12; i++) {

@@ -27,11 +27,14 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
   const attributeRef = (c: any) => c.references('customer_attribute_values.id');
 
   // Seeding of a workspace's default attribute values happens once, on its first /v1 use; this
-  // row says it happened, so a value the workspace later deletes is not seeded back.
+  // row says it happened, so a value the workspace later deletes is not seeded back. It also
+  // keeps the number of live accounts, written in the same transaction as every insert and
+  // delete, so an unfiltered list's X-Total-Count does not count 100,000 rows per request.
   await db.schema
     .createTable('customer_workspace_setups')
     .addColumn('workspace_id', t.uuid, (c) => c.primaryKey().references('workspaces.id').onDelete('cascade'))
     .addColumn('seeded_at', t.timestamp, (c) => c.notNull())
+    .addColumn('account_count', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
 
   await stamps(

@@ -40,7 +40,30 @@ function filteredAccounts(db: Executor, dialect: Dialect, workspaceId: string, f
   return query;
 }
 
-/** One page, newest first (ids are UUID v7), and the total of the filter. */
+function isUnfiltered(filter: AccountFilter): boolean {
+  return Object.values(filter).every((value) => value === undefined);
+}
+
+/** The workspace's live accounts, from the counter its writes keep (undefined before seeding). */
+async function storedAccountCount(db: Executor, workspaceId: string): Promise<number | undefined> {
+  const row = await db.selectFrom('customer_workspace_setups').select('account_count').where('workspace_id', '=', workspaceId).executeTakeFirst();
+  return row === undefined ? undefined : Number(row.account_count);
+}
+
+/** Moves the workspace's account counter, in the caller's transaction. */
+async function adjustAccountCount(db: Executor, workspaceId: string, delta: number): Promise<void> {
+  if (delta === 0) return;
+  await db
+    .updateTable('customer_workspace_setups')
+    .set((eb) => ({ account_count: eb('account_count', '+', delta) }))
+    .where('workspace_id', '=', workspaceId)
+    .execute();
+}
+
+/**
+ * One page, newest first (ids are UUID v7), and the total of the filter. Without filters the
+ * total is the workspace's counter; with filters it is counted through the filter's index.
+ */
 export async function listAccounts(
   db: Executor,
   dialect: Dialect,
@@ -48,13 +71,17 @@ export async function listAccounts(
   filter: AccountFilter,
   page: { offset: number; limit: number },
 ): Promise<{ rows: CustomerAccountRow[]; total: number }> {
-  const [rows, count] = await Promise.all([
-    filteredAccounts(db, dialect, workspaceId, filter).selectAll('a').orderBy('a.id', 'desc').limit(page.limit).offset(page.offset).execute(),
-    filteredAccounts(db, dialect, workspaceId, filter)
+  const countRows = async () => {
+    const row = await filteredAccounts(db, dialect, workspaceId, filter)
       .select((eb) => eb.fn.countAll<number>().as('count'))
-      .executeTakeFirstOrThrow(),
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  };
+  const [rows, total] = await Promise.all([
+    filteredAccounts(db, dialect, workspaceId, filter).selectAll('a').orderBy('a.id', 'desc').limit(page.limit).offset(page.offset).execute(),
+    isUnfiltered(filter) ? storedAccountCount(db, workspaceId).then((count) => count ?? countRows()) : countRows(),
   ]);
-  return { rows, total: Number(count.count) };
+  return { rows, total };
 }
 
 export function findAccount(db: Executor, workspaceId: string, id: string): Promise<CustomerAccountRow | undefined> {
@@ -92,15 +119,22 @@ export function findAccountsByPrimaryDomains(db: Executor, workspaceId: string, 
     .execute();
 }
 
-export function insertAccount(db: Executor, row: Insertable<CustomerAccountsTable>): Promise<CustomerAccountRow> {
-  return db.insertInto('customer_accounts').values(row).returningAll().executeTakeFirstOrThrow();
+/** Inserts an account and counts it; run it in a transaction. */
+export async function insertAccount(db: Executor, row: Insertable<CustomerAccountsTable>): Promise<CustomerAccountRow> {
+  const inserted = await db.insertInto('customer_accounts').values(row).returningAll().executeTakeFirstOrThrow();
+  await adjustAccountCount(db, row.workspace_id, 1);
+  return inserted;
 }
 
-/** Inserts many accounts, a few hundred rows per statement (under SQLite's parameter limit). */
-export async function insertAccounts(db: Executor, rows: Insertable<CustomerAccountsTable>[]): Promise<void> {
+/**
+ * Inserts many accounts of one workspace, a few hundred rows per statement (under SQLite's
+ * parameter limit), and counts them; run it in a transaction.
+ */
+export async function insertAccounts(db: Executor, workspaceId: string, rows: Insertable<CustomerAccountsTable>[]): Promise<void> {
   for (let start = 0; start < rows.length; start += 250) {
     await db.insertInto('customer_accounts').values(rows.slice(start, start + 250)).execute();
   }
+  await adjustAccountCount(db, workspaceId, rows.length);
 }
 
 export function updateAccount(
@@ -118,14 +152,16 @@ export function updateAccount(
     .executeTakeFirstOrThrow();
 }
 
-/** Soft-deletes the account and what hangs off it: relationships both ways, activities, notes, tasks. */
+/** Soft-deletes the account (uncounting it) and what hangs off it: relationships, activities, notes, tasks. Run it in a transaction. */
 export async function softDeleteAccount(db: Executor, workspaceId: string, id: string, at: string): Promise<void> {
-  await db
+  const deleted = await db
     .updateTable('customer_accounts')
     .set({ deleted_at: at, updated_at: at })
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
-    .execute();
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  await adjustAccountCount(db, workspaceId, -Number(deleted.numUpdatedRows));
   await db
     .updateTable('customer_account_relationships')
     .set({ deleted_at: at, updated_at: at })

@@ -279,7 +279,7 @@ export async function bulkCreateAccounts(
         throw error;
       }
     }
-    await repo.insertAccounts(trx, rows);
+    await repo.insertAccounts(trx, scope.workspaceId, rows);
     return rows.length;
   });
   return { total: accounts.length, created, skipped: accounts.length - created };

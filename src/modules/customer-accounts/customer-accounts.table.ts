@@ -17,6 +17,8 @@ interface Record_ {
 export interface CustomerWorkspaceSetupsTable {
   workspace_id: string;
   seeded_at: string;
+  /** Live accounts of the workspace, kept by the account repository's writes. */
+  account_count: ColumnType<number, number | undefined, number>;
 }
 
 export interface CustomerAttributeValuesTable extends Record_ {
