@@ -1,5 +1,6 @@
 import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import type { Dialect, Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import { likePattern } from '../../db/values.js';
 import type { CustomerAccountRow, CustomerAccountsTable } from './customer-accounts.table.js';
 
@@ -44,11 +45,27 @@ function isUnfiltered(filter: AccountFilter): boolean {
   return Object.values(filter).every((value) => value === undefined);
 }
 
+const accountCounter = preparedQuery((db, p: { workspaceId: string }) =>
+  db.selectFrom('customer_workspace_setups').select('account_count').where('workspace_id', '=', p.workspaceId),
+);
+
 /** The workspace's live accounts, from the counter its writes keep (undefined before seeding). */
 async function storedAccountCount(db: Executor, workspaceId: string): Promise<number | undefined> {
-  const row = await db.selectFrom('customer_workspace_setups').select('account_count').where('workspace_id', '=', workspaceId).executeTakeFirst();
+  const [row] = await accountCounter(db, { workspaceId });
   return row === undefined ? undefined : Number(row.account_count);
 }
+
+/** The page every client asks for first (no filter), built once per database: it is the hot path. */
+const unfilteredPage = preparedQuery((db, p: { workspaceId: string; limit: number; offset: number }) =>
+  db
+    .selectFrom('customer_accounts as a')
+    .selectAll('a')
+    .where('a.workspace_id', '=', p.workspaceId)
+    .where('a.deleted_at', 'is', null)
+    .orderBy('a.id', 'desc')
+    .limit(p.limit)
+    .offset(p.offset),
+);
 
 /** Moves the workspace's account counter, in the caller's transaction. */
 async function adjustAccountCount(db: Executor, workspaceId: string, delta: number): Promise<void> {
@@ -77,9 +94,16 @@ export async function listAccounts(
       .executeTakeFirstOrThrow();
     return Number(row.count);
   };
+  if (isUnfiltered(filter)) {
+    const [rows, total] = await Promise.all([
+      unfilteredPage(db, { workspaceId, limit: page.limit, offset: page.offset }),
+      storedAccountCount(db, workspaceId).then((count) => count ?? countRows()),
+    ]);
+    return { rows, total };
+  }
   const [rows, total] = await Promise.all([
     filteredAccounts(db, dialect, workspaceId, filter).selectAll('a').orderBy('a.id', 'desc').limit(page.limit).offset(page.offset).execute(),
-    isUnfiltered(filter) ? storedAccountCount(db, workspaceId).then((count) => count ?? countRows()) : countRows(),
+    countRows(),
   ]);
   return { rows, total };
 }
