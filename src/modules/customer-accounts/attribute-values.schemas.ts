@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { named, StringEnum } from '../../http/schemas.js';
 import { ATTRIBUTES } from './attributes.js';
 
-const Attribute = StringEnum(ATTRIBUTES, { description: 'Attribute type', examples: ['account_status'] });
+const Attribute = StringEnum(ATTRIBUTES, { description: 'Attribute type', example: 'account_status', examples: ['account_status'] });
 
 export const AttributeValueConfiguration = named(
   'AttributeValueConfigurationDto',
@@ -23,7 +23,7 @@ export const AccountAttributeValueResponseDto = named(
   Type.Object({
     id: Type.String({ description: 'The unique identifier of the attribute value' }),
     attribute: Attribute,
-    value: Type.String({ description: 'Attribute value', examples: ['PROSPECT'] }),
+    value: Type.String({ description: 'Attribute value', example: 'PROSPECT', examples: ['PROSPECT'] }),
     isDefault: Type.Boolean({ description: 'Whether this value is default for the attribute' }),
     configuration: AttributeValueConfiguration,
     createdAt: Type.String({ description: 'The creation date of the attribute value' }),
@@ -32,7 +32,8 @@ export const AccountAttributeValueResponseDto = named(
 );
 export type AttributeValueResponse = Static<typeof AccountAttributeValueResponseDto>;
 
-const Value = Type.String({ minLength: 1, maxLength: 100, description: 'Attribute value', examples: ['PROSPECT'] });
+// `example` as seed 000 (OpenAPI 3.0) writes it, `examples` as JSON Schema 2020-12 does.
+const Value = Type.String({ minLength: 1, maxLength: 100, description: 'Attribute value', example: 'PROSPECT', examples: ['PROSPECT'] });
 const configurationFields = {
   icon: Type.Optional(Type.String({ maxLength: 100, description: 'Icon name shown beside the value' })),
   color: Type.Optional(Type.String({ maxLength: 50, description: 'Display colour' })),
@@ -45,7 +46,7 @@ export const UpdateAccountAttributeValueDto = named(
   Type.Object(
     {
       value: Type.Optional(Value),
-      isDefault: Type.Optional(Type.Boolean({ description: 'Whether the attribute is default', examples: [false] })),
+      isDefault: Type.Optional(Type.Boolean({ description: 'Whether the attribute is default', example: false, examples: [false] })),
       ...configurationFields,
     },
     { additionalProperties: false },
