@@ -221,6 +221,8 @@ for (const dialect of DIALECTS) {
       await t.request({ method: 'DELETE', url: `/v1/accounts/${one.id}`, token: user.token });
       expect(await total()).toBe('1');
       expect(await live()).toBe(1);
+      const metrics = await t.request({ url: '/api/v1/workspaces/metrics', token: user.token });
+      expect(metrics.body.data[0].counts).toMatchObject({ customer_accounts: 1, customer_contacts: 0 });
     });
 
     it('pages newest first with X-Total-Count, and filters by attribute and owner', async () => {

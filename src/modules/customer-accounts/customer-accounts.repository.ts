@@ -205,13 +205,26 @@ export async function softDeleteAccount(db: Executor, workspaceId: string, id: s
   await db.deleteFrom('customer_account_contacts').where('account_id', '=', id).execute();
 }
 
-/** Live accounts of the workspace (workspace metrics). */
-export async function countAccounts(db: Executor, workspaceId: string): Promise<number> {
-  const row = await db
-    .selectFrom('customer_accounts')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('workspace_id', '=', workspaceId)
+/** Live customer accounts per workspace (workspace metrics), from the counters. */
+export async function countAccountsByWorkspace(db: Executor, workspaceIds: readonly string[]): Promise<Map<string, number>> {
+  if (workspaceIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('customer_workspace_setups')
+    .select(['workspace_id', 'account_count'])
+    .where('workspace_id', 'in', [...workspaceIds])
+    .execute();
+  return new Map(rows.map((r) => [r.workspace_id, Number(r.account_count)]));
+}
+
+/** Live contacts per workspace (workspace metrics). */
+export async function countContactsByWorkspace(db: Executor, workspaceIds: readonly string[]): Promise<Map<string, number>> {
+  if (workspaceIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('customer_contacts')
+    .select(['workspace_id', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('workspace_id', 'in', [...workspaceIds])
     .where('deleted_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
+    .groupBy('workspace_id')
+    .execute();
+  return new Map(rows.map((r) => [r.workspace_id, Number(r.count)]));
 }

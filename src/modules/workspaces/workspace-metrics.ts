@@ -2,6 +2,7 @@ import type { Executor } from '../../db/database.js';
 import { countMembersByWorkspace } from './workspaces.repository.js';
 import { countCustomProvidersByWorkspace } from '../providers/providers.repository.js';
 import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.js';
+import { countAccountsByWorkspace, countContactsByWorkspace } from '../customer-accounts/customer-accounts.repository.js';
 
 /**
  * Counts per workspace for `GET /api/v1/workspaces/metrics`. Each module that owns countable
@@ -15,6 +16,9 @@ export const WORKSPACE_COUNTERS = {
   providers: (db, userId, workspaceIds) => countCustomProvidersByWorkspace(db, userId, workspaceIds),
   /** Connected accounts the user may use: their own and the public ones. */
   accounts: (db, userId, workspaceIds) => countUsableAccountsByWorkspace(db, userId, workspaceIds),
+  /** Customer accounts (`/v1`): every member sees all of them. */
+  customer_accounts: (db, _userId, workspaceIds) => countAccountsByWorkspace(db, workspaceIds),
+  customer_contacts: (db, _userId, workspaceIds) => countContactsByWorkspace(db, workspaceIds),
 } satisfies Record<string, WorkspaceCounter>;
 
 export type WorkspaceCounterName = keyof typeof WORKSPACE_COUNTERS;
