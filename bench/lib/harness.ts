@@ -170,6 +170,8 @@ export interface LoadRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Requests each connection sends in turn, instead of repeating one (e.g. to write on every request). */
+  sequence?: Array<{ path: string; body?: string }>;
 }
 
 export interface LoadResult {
@@ -195,6 +197,7 @@ export async function load(url: string, request: LoadRequest, connections: numbe
     method: request.method ?? 'GET',
     headers: request.headers,
     body: request.body,
+    ...(request.sequence ? { requests: request.sequence.map((r) => ({ method: request.method ?? 'GET', path: r.path, body: r.body })) } : {}),
   };
   await autocannon({ ...options, duration: 2 });
   const result = await autocannon({ ...options, duration: durationS });

@@ -36,16 +36,22 @@ function attributePut(accounts: number): Scenario {
     targets: { minBaselineShare: { connections: 50, share: 0.35 }, maxP99Ms: { connections: 50, ms: 25 } },
     async prepare(server, token) {
       await seedAccounts(server.url, token, accounts);
-      const values = await api(server.url, 'GET', '/v1/accounts/attributes?attribute=account_status', token);
-      const active = values.find((v: { value: string }) => v.value === 'ACTIVE');
+      const values: Array<{ id: string; value: string }> = await api(server.url, 'GET', '/v1/accounts/attributes?attribute=account_status', token);
+      const pick = (value: string) => values.find((v) => v.value === value)!;
+      // Each connection makes ACTIVE and TRIAL the default in turn: every request moves the
+      // default (two rows written), rather than repeating a no-op.
+      const sequence = [pick('ACTIVE'), pick('TRIAL')].map((v) => ({
+        path: `/v1/accounts/attributes/${v.id}`,
+        body: JSON.stringify({ value: v.value, isDefault: true }),
+      }));
       return {
         request: {
           method: 'PUT',
-          path: `/v1/accounts/attributes/${active.id}`,
+          path: sequence[0]!.path,
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ value: 'ACTIVE', isDefault: true }),
+          sequence,
         },
-        notes: `${accounts.toLocaleString('en')} accounts in the workspace; each request locks the attribute, re-reads the value, checks uniqueness and writes it in one transaction`,
+        notes: `${accounts.toLocaleString('en')} accounts in the workspace; each request moves the account_status default in one transaction (attribute lock, re-read, uniqueness check, two rows written)`,
       };
     },
   };

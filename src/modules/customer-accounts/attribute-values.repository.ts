@@ -1,5 +1,6 @@
 import { sql, type Insertable, type Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import type { AttributeValueRow, CustomerAttributeValuesTable } from './customer-accounts.table.js';
 import { ATTRIBUTE_USAGE, type Attribute } from './attributes.js';
 
@@ -17,14 +18,13 @@ export function listValues(db: Executor, workspaceId: string, attribute: Attribu
     .execute();
 }
 
-export function findValue(db: Executor, workspaceId: string, id: string): Promise<AttributeValueRow | undefined> {
-  return db
-    .selectFrom('customer_attribute_values')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .where(live, 'is', null)
-    .executeTakeFirst();
+const valueById = preparedQuery((db, p: { workspaceId: string; id: string }) =>
+  db.selectFrom('customer_attribute_values').selectAll().where('workspace_id', '=', p.workspaceId).where('id', '=', p.id).where(live, 'is', null),
+);
+
+export async function findValue(db: Executor, workspaceId: string, id: string): Promise<AttributeValueRow | undefined> {
+  const [row] = await valueById(db, { workspaceId, id });
+  return row;
 }
 
 /** A live value of the attribute by its text, case-insensitively. */

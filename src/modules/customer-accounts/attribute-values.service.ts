@@ -152,18 +152,21 @@ export async function updateAttributeValue(
 ): Promise<AttributeValueResponse> {
   const db = ctx.db.kysely;
   await ensureSeeded(ctx, scope.workspaceId);
-  // Existence before permission: another workspace's id is a 404 for everyone.
-  const existing = await getValueOrThrow(db, scope.workspaceId, id);
-  authorize(scope.role, 'configure');
-  const attribute = existing.attribute as Attribute;
-  checkConfiguration(attribute, input);
   const value = input.value?.trim();
-  if (value === '') throw new AppError('BAD_REQUEST', 'value should not be empty');
+  let attribute: Attribute | undefined;
   try {
     const row = await db.transaction().execute(async (trx) => {
-      await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, [attribute], 'exclusive');
-      // Read again under the lock: a concurrent request may have moved the default or deleted it.
-      const current = await getValueOrThrow(trx, scope.workspaceId, id);
+      // Existence before permission: another workspace's id is a 404 for everyone.
+      let current = await getValueOrThrow(trx, scope.workspaceId, id);
+      authorize(scope.role, 'configure');
+      attribute = current.attribute as Attribute;
+      checkConfiguration(attribute, input);
+      if (value === '') throw new AppError('BAD_REQUEST', 'value should not be empty');
+      if (ctx.db.dialect === 'postgres') {
+        // Read again under the lock: a concurrent request may have moved the default or deleted it.
+        await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, [attribute], 'exclusive');
+        current = await getValueOrThrow(trx, scope.workspaceId, id);
+      }
       const isDefault = toBool(current.is_default);
       if (input.isDefault === false && isDefault) {
         throw new AppError('BAD_REQUEST', `${current.value} is the default ${attribute}; make another value the default instead`);
@@ -174,7 +177,7 @@ export async function updateAttributeValue(
       }
       const at = now();
       if (input.isDefault === true && !isDefault) await repo.clearDefault(trx, scope.workspaceId, attribute, at);
-      return repo.updateValue(trx, scope.workspaceId, id, {
+      return repo.updateValue(trx, scope.workspaceId, current.id, {
         value: value ?? current.value,
         is_default: input.isDefault === true ? true : isDefault,
         configuration: toJson(mergeConfiguration(configurationOf(current), input)),
@@ -183,7 +186,7 @@ export async function updateAttributeValue(
     });
     return toAttributeValueResponse(row);
   } catch (error) {
-    if (isUniqueViolation(error)) throw duplicateValue(attribute, value ?? existing.value);
+    if (isUniqueViolation(error) && attribute !== undefined) throw duplicateValue(attribute, value ?? '');
     throw error;
   }
 }
