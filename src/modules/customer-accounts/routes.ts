@@ -2,11 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../context.js';
 import { attributeValueRoutes } from './attribute-values.routes.js';
 import { customerAccountRoutes } from './customer-accounts.routes.js';
+import { relationshipRoutes } from './relationships.routes.js';
 
 /** Every route of the customer-accounts API (`/v1`). */
 export function customerAccountsApi(ctx: AppContext): FastifyPluginAsyncTypebox {
   return async (app) => {
     await app.register(attributeValueRoutes(ctx));
     await app.register(customerAccountRoutes(ctx));
+    await app.register(relationshipRoutes(ctx));
   };
 }
