@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../context.js';
+import { activityRoutes } from './activities.routes.js';
 import { attributeValueRoutes } from './attribute-values.routes.js';
 import { customerAccountRoutes } from './customer-accounts.routes.js';
 import { relationshipRoutes } from './relationships.routes.js';
@@ -9,6 +10,7 @@ export function customerAccountsApi(ctx: AppContext): FastifyPluginAsyncTypebox 
   return async (app) => {
     await app.register(attributeValueRoutes(ctx));
     await app.register(customerAccountRoutes(ctx));
+    await app.register(activityRoutes(ctx));
     await app.register(relationshipRoutes(ctx));
   };
 }
