@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { Dialect, Executor } from '../../db/database.js';
+import { transactionLock } from '../../db/locks.js';
 
 /**
  * The configurable attributes of the customer-accounts module: seed 000's nine, plus account
@@ -70,11 +70,8 @@ export async function lockAttributes(
   attributes: readonly Attribute[],
   mode: 'exclusive' | 'shared',
 ): Promise<void> {
-  if (dialect !== 'postgres') return;
   // Sorted, so two transactions taking several locks take them in the same order.
   for (const attribute of [...new Set(attributes)].sort()) {
-    const key = `customer-attribute:${workspaceId}:${attribute}`;
-    if (mode === 'exclusive') await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(db);
-    else await sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))`.execute(db);
+    await transactionLock(db, dialect, `customer-attribute:${workspaceId}:${attribute}`, mode);
   }
 }

@@ -1,5 +1,6 @@
 import { sql, type Insertable, type Updateable } from 'kysely';
 import type { Dialect, Executor } from '../../db/database.js';
+import { transactionLock } from '../../db/locks.js';
 import type {
   AccountRelationshipRow,
   CustomerAccountRelationshipsTable,
@@ -14,10 +15,7 @@ import type {
  * deleted or re-linked between being read and being used. SQLite has one writer already.
  */
 export async function lockRelationshipTypes(db: Executor, dialect: Dialect, workspaceId: string, mode: 'exclusive' | 'shared'): Promise<void> {
-  if (dialect !== 'postgres') return;
-  const key = `customer-relationship-types:${workspaceId}`;
-  if (mode === 'exclusive') await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(db);
-  else await sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))`.execute(db);
+  await transactionLock(db, dialect, `customer-relationship-types:${workspaceId}`, mode);
 }
 
 /**
@@ -25,10 +23,8 @@ export async function lockRelationshipTypes(db: Executor, dialect: Dialect, work
  * a relationship and its inverse are checked and written as one. Take it after the types lock.
  */
 export async function lockAccountPair(db: Executor, dialect: Dialect, workspaceId: string, a: string, b: string): Promise<void> {
-  if (dialect !== 'postgres') return;
   const [first, second] = a < b ? [a, b] : [b, a];
-  const key = `customer-relationship-pair:${workspaceId}:${first}:${second}`;
-  await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(db);
+  await transactionLock(db, dialect, `customer-relationship-pair:${workspaceId}:${first}:${second}`);
 }
 
 // Relationship types
