@@ -3,7 +3,9 @@ import type { AppContext } from '../../context.js';
 import { activityRoutes } from './activities.routes.js';
 import { attributeValueRoutes } from './attribute-values.routes.js';
 import { customerAccountRoutes } from './customer-accounts.routes.js';
+import { noteRoutes } from './notes.routes.js';
 import { relationshipRoutes } from './relationships.routes.js';
+import { taskRoutes } from './tasks.routes.js';
 
 /** Every route of the customer-accounts API (`/v1`). */
 export function customerAccountsApi(ctx: AppContext): FastifyPluginAsyncTypebox {
@@ -11,6 +13,8 @@ export function customerAccountsApi(ctx: AppContext): FastifyPluginAsyncTypebox 
     await app.register(attributeValueRoutes(ctx));
     await app.register(customerAccountRoutes(ctx));
     await app.register(activityRoutes(ctx));
+    await app.register(noteRoutes(ctx));
+    await app.register(taskRoutes(ctx));
     await app.register(relationshipRoutes(ctx));
   };
 }
