@@ -104,7 +104,7 @@ for (const dialect of DIALECTS) {
       expect((await create({ name: 'Bad domain', primaryDomain: 'not a domain' })).status).toBe(400);
       const unknownStatus = await create({ name: 'Odd', primaryDomain: 'odd.com', status: 'SLEEPING' });
       expect(unknownStatus.status).toBe(400);
-      expect(unknownStatus.body.message).toEqual(['status must be the id or the value of a account_status']);
+      expect(unknownStatus.body.message).toEqual(['status must name a value of account_status (its id or its text)']);
       const stranger = await create({ name: 'Owned', primaryDomain: 'owned.com', accountOwnerId: '999999' });
       expect(stranger.status).toBe(400);
       expect(stranger.body.message).toEqual(['accountOwnerId must be the id of a workspace member']);

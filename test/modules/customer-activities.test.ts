@@ -103,7 +103,7 @@ for (const dialect of DIALECTS) {
 
       const unknownType = await createActivity({ accountId, type: 'CARRIER_PIGEON' });
       expect(unknownType.status).toBe(400);
-      expect(unknownType.body.message).toEqual(['type must be the id or the value of a activity_type']);
+      expect(unknownType.body.message).toEqual(['type must name a value of activity_type (its id or its text)']);
 
       const statusAsType = await createActivity({ accountId, type: defaults.body.statusId });
       expect(statusAsType.status).toBe(400);

@@ -94,7 +94,7 @@ for (const dialect of DIALECTS) {
 
         const unknown = await createNote({ accountId, content: 'x', type: 'GOSSIP' });
         expect(unknown.status).toBe(400);
-        expect(unknown.body.message).toEqual(['type must be the id or the value of a note_type']);
+        expect(unknown.body.message).toEqual(['type must name a value of note_type (its id or its text)']);
         expect((await createNote({ accountId, content: 'x', visibility: 'secret' })).status).toBe(400);
         expect((await createNote({ accountId })).status).toBe(400);
         expect((await createNote({ accountId: '0192f5a0-7c1e-7b3a-9d2e-6f1a2b3c4d5e', content: 'x' })).status).toBe(400);
@@ -237,7 +237,7 @@ for (const dialect of DIALECTS) {
         await expect400({ assigneeId: 'bob' }, 'assigneeId must be the id of a workspace member');
         await expect400({ activityId: await createActivity(otherAccountId) }, 'activityId must be the id of an activity of the account');
         await expect400({ activityId: 'nope' }, 'activityId must be the id of an activity of the account');
-        await expect400({ status: 'DONE-ISH' }, 'status must be the id or the value of a task_status');
+        await expect400({ status: 'DONE-ISH' }, 'status must name a value of task_status (its id or its text)');
         await expect400({ accountId: 'nope' }, 'accountId must be the id of an account');
         expect((await createTask({ accountId })).status).toBe(400);
         expect((await createTask({ accountId, title: 'x' }, viewer)).status).toBe(403);

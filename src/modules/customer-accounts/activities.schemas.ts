@@ -1,18 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { named, NullableInteger, NullableString } from '../../http/schemas.js';
 import { ThenaListQuery } from '../../http/thena.js';
-import { AttachmentDto, AttachmentUrls, Metadata, NullableConfiguration } from './records.js';
-
-/** A field that names an attribute value: its id or its text. */
-export function AttributeRef(attribute: string) {
-  return Type.String({ minLength: 1, maxLength: 100, description: `The id or the value of an ${attribute} (its default when omitted)` });
-}
-
-/** A record's `metadata` in a response: always an object. */
-export const ResponseMetadata = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
-
-/** The id of a record in a request body (an account, an activity). */
-export const BodyId = (description: string) => Type.String({ minLength: 1, maxLength: 100, description });
+import { AttachmentDto, AttachmentUrls, AttributeRef, BodyId, Metadata, NullableConfiguration, ResponseMetadata } from './records.js';
 
 const activityFields = {
   activityTimestamp: Type.Optional(Type.String({ format: 'date-time', description: 'When the activity happened or will happen', examples: ['2024-01-15T10:30:00.000Z'] })),

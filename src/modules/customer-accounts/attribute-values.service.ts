@@ -241,10 +241,24 @@ export async function resolveAttributeValue(
 ): Promise<AttributeValueRow | null> {
   if (ref === null) return null;
   if (ref === undefined) return (await repo.findDefault(db, workspaceId, attribute)) ?? null;
-  const byId = isUuid(ref) ? await repo.findValue(db, workspaceId, ref) : undefined;
-  const row = byId?.attribute === attribute ? byId : await repo.findValueByText(db, workspaceId, attribute, ref);
-  if (!row) throw new AppError('BAD_REQUEST', `${field} must be the id or the value of a ${attribute}`);
+  const row = await findNamedValue(db, workspaceId, attribute, ref);
+  if (!row) throw new AppError('BAD_REQUEST', `${field} must name a value of ${attribute} (its id or its text)`);
   return row;
+}
+
+/** A live value of the attribute named by its id or its text. */
+async function findNamedValue(db: Executor, workspaceId: string, attribute: Attribute, ref: string): Promise<AttributeValueRow | undefined> {
+  const byId = isUuid(ref) ? await repo.findValue(db, workspaceId, ref.toLowerCase()) : undefined;
+  return byId?.attribute === attribute ? byId : repo.findValueByText(db, workspaceId, attribute, ref);
+}
+
+/**
+ * The value id a list filter names: undefined without a filter, null when the workspace has no
+ * such value (the list is then empty rather than an error).
+ */
+export async function filterValueId(db: Executor, workspaceId: string, attribute: Attribute, ref: string | undefined): Promise<string | null | undefined> {
+  if (ref === undefined) return undefined;
+  return (await findNamedValue(db, workspaceId, attribute, ref))?.id ?? null;
 }
 
 /** Value rows by id for building responses (deleted ones included). */

@@ -1,16 +1,11 @@
 import { Type, type Static } from 'typebox';
 import { named, NullableInteger, NullableNumber, NullableString } from '../../http/schemas.js';
 import { ThenaListQuery } from '../../http/thena.js';
-import { CustomFieldValues, Metadata, NullableConfiguration } from './records.js';
+import { AttributeRef, CustomFieldValues, Metadata, NullableConfiguration } from './records.js';
 
 const Address = Type.Record(Type.String(), Type.Unknown(), { description: 'Street, city, state, postal code, country…' });
 const NullableAddress = Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'Street, city, postal code, country…' });
 const NullableMetadata = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
-
-/** A field that names an attribute value: its id or its text. */
-function AttributeRef(attribute: string) {
-  return Type.String({ minLength: 1, maxLength: 100, description: `The id or the value of an ${attribute} (its default when omitted)` });
-}
 
 const Domain = Type.String({
   minLength: 1,

@@ -6,8 +6,7 @@ import { AppError } from '../../errors.js';
 import type { ThenaListResult, ThenaPage } from '../../http/thena.js';
 import { authorize } from '../workspaces/permissions.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
-import { attributeFields, attributeValuesByIds, ensureSeeded, resolveAttributeValue } from './attribute-values.service.js';
-import { findValue, findValueByText } from './attribute-values.repository.js';
+import { attributeFields, attributeValuesByIds, ensureSeeded, filterValueId, resolveAttributeValue } from './attribute-values.service.js';
 import { lockAttributes, type Attribute } from './attributes.js';
 import * as repo from './customer-accounts.repository.js';
 import type { AccountListQueryValue, AccountResponse, CreateAccountInput, UpdateAccountInput } from './customer-accounts.schemas.js';
@@ -82,14 +81,6 @@ export async function getAccountRowOrThrow(db: Executor, workspaceId: string, id
 
 function duplicateDomain(domain: string): AppError {
   return new AppError('CONFLICT', `An account with the primary domain ${domain} already exists`);
-}
-
-/** A filter naming a value the workspace does not have matches nothing. */
-async function filterValueId(db: Executor, workspaceId: string, attribute: Attribute, ref: string | undefined): Promise<string | null | undefined> {
-  if (ref === undefined) return undefined;
-  const byId = isUuid(ref) ? await findValue(db, workspaceId, ref) : undefined;
-  const row = byId?.attribute === attribute ? byId : await findValueByText(db, workspaceId, attribute, ref);
-  return row?.id ?? null;
 }
 
 export async function listAccounts(

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { named, NullableString, StringEnum } from '../../http/schemas.js';
 import { ThenaListQuery } from '../../http/thena.js';
-import { AttributeRef, BodyId, ResponseMetadata } from './activities.schemas.js';
+import { AttributeRef, BodyId, ResponseMetadata } from './records.js';
 import { NOTE_VISIBILITIES } from './customer-accounts.table.js';
 import { AttachmentDto, AttachmentUrls, Metadata, NullableConfiguration } from './records.js';
 

@@ -82,6 +82,17 @@ export function withoutAttachment(current: Attachment[], attachmentId: string): 
   return next;
 }
 
+/** A request field that names an attribute value: its id or its text. */
+export function AttributeRef(attribute: string) {
+  return Type.String({ minLength: 1, maxLength: 100, description: `The id or the text of a value of ${attribute} (its default when omitted)` });
+}
+
+/** A record's `metadata` in a response: always an object. */
+export const ResponseMetadata = Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true });
+
+/** The id of a record in a request body (an account, an activity). */
+export const BodyId = (description: string) => Type.String({ minLength: 1, maxLength: 100, description });
+
 /** Free-form JSON object fields (`metadata`). */
 export const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form key-value data' });
 

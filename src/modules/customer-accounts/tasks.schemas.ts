@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { named, NullableString } from '../../http/schemas.js';
 import { ThenaListQuery } from '../../http/thena.js';
-import { AttributeRef, BodyId, ResponseMetadata } from './activities.schemas.js';
+import { AttributeRef, BodyId, ResponseMetadata } from './records.js';
 import { AttachmentDto, AttachmentUrls, Metadata, NullableConfiguration } from './records.js';
 
 const DueDate = { format: 'date-time', description: 'When the task is due', examples: ['2024-02-01T17:00:00.000Z'] };

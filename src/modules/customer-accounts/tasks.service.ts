@@ -7,8 +7,7 @@ import { authorize } from '../workspaces/permissions.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import { accountNamesByIds, findActivity } from './activities.repository.js';
 import { accountOfBody, accountOfQuery, isoOf, resolveAttributeColumns, type AttributeSpec } from './activities.service.js';
-import { findValue, findValueByText } from './attribute-values.repository.js';
-import { attributeFields, attributeValuesByIds, configurationOf, ensureSeeded } from './attribute-values.service.js';
+import { attributeFields, attributeValuesByIds, configurationOf, ensureSeeded, filterValueId } from './attribute-values.service.js';
 import { lockAttributes, type Attribute } from './attributes.js';
 import type { TaskRow } from './customer-accounts.table.js';
 import { attachmentsFromUrls, attachmentsOf, peopleByIds, replaceAttachments, requireMember, requireUuid, userIdOf, withoutAttachment } from './records.js';
@@ -87,14 +86,6 @@ export async function getTaskRowOrThrow(db: Executor, workspaceId: string, id: s
   const row = await repo.findTask(db, workspaceId, requireUuid(id), forUpdate);
   if (!row) throw new AppError('NOT_FOUND');
   return row;
-}
-
-/** A filter naming a value the workspace does not have matches nothing (null). */
-async function filterValueId(db: Executor, workspaceId: string, attribute: Attribute, ref: string | undefined): Promise<string | null | undefined> {
-  if (ref === undefined) return undefined;
-  const byId = isUuid(ref) ? await findValue(db, workspaceId, ref.toLowerCase()) : undefined;
-  const row = byId?.attribute === attribute ? byId : await findValueByText(db, workspaceId, attribute, ref);
-  return row?.id ?? null;
 }
 
 /** The assignee a request names: a workspace member (400 otherwise); null unassigns. */
