@@ -216,6 +216,17 @@ async function newAccountRow(
   };
 }
 
+/**
+ * Creates an account in the caller's transaction, which holds the account attributes' shared
+ * locks (contacts' ingest creates the accounts of new email domains this way).
+ */
+export async function insertAccountInTransaction(trx: Executor, scope: WorkspaceScope, input: CreateAccountInput): Promise<CustomerAccountRow> {
+  return repo.insertAccount(trx, await newAccountRow(trx, scope, attributeResolver(trx, scope.workspaceId), input, now()));
+}
+
+/** The attributes an account write locks (shared), for callers that create accounts. */
+export const ACCOUNT_ATTRIBUTE_NAMES: readonly Attribute[] = ATTRIBUTE_NAMES;
+
 export async function createAccount(ctx: AppContext, scope: WorkspaceScope, input: CreateAccountInput): Promise<AccountResponse> {
   authorize(scope.role, 'write');
   await ensureSeeded(ctx, scope.workspaceId);
@@ -225,7 +236,7 @@ export async function createAccount(ctx: AppContext, scope: WorkspaceScope, inpu
       await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ATTRIBUTE_NAMES, 'shared');
       const [existing] = await repo.findAccountsByPrimaryDomains(trx, scope.workspaceId, [input.primaryDomain]);
       if (existing) throw duplicateDomain(input.primaryDomain.toLowerCase());
-      return repo.insertAccount(trx, await newAccountRow(trx, scope, attributeResolver(trx, scope.workspaceId), input, now()));
+      return insertAccountInTransaction(trx, scope, input);
     });
     return toAccountResponse(db, row);
   } catch (error) {
