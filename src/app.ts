@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastJsonStringify from 'fast-json-stringify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import qs from 'qs';
 import type { Logger } from 'pino';
@@ -8,7 +9,7 @@ import { registerRequestGuard } from './http/auth.js';
 import { registerErrorHandling, sendAppError } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createRateLimits } from './http/rate-limit.js';
-import { validatorCompiler } from './http/validation.js';
+import { lazily, validatorCompiler } from './http/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { userRoutes } from './modules/users/users.routes.js';
@@ -47,6 +48,13 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
+  // Error bodies are written by the error handler (JSON.stringify); their response schemas are
+  // documentation for /openapi.json. Success serializers are built on a route's first use.
+  app.setSerializerCompiler(({ schema, httpStatus }) => {
+    if (/^[45]/.test(String(httpStatus))) return JSON.stringify;
+    const serialize = lazily(() => fastJsonStringify(schema as Parameters<typeof fastJsonStringify>[0]));
+    return (data: unknown) => serialize()(data);
+  });
   registerErrorHandling(app);
 
   // A DELETE or POST sent with `Content-Type: application/json` and no body is not malformed.

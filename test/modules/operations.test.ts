@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/databases.js';
+import { compilePendingSchemas } from '../../src/http/validation.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 const run = promisify(execFile);
@@ -123,6 +124,22 @@ describe.each(DIALECTS)('the first-owner bootstrap on %s', (dialect) => {
       const { bootstrapOwner } = await import('../../src/modules/users/users.service.js');
       expect(await bootstrapOwner(t.ctx)).toBeUndefined();
       expect(await t.ctx.db.kysely.selectFrom('users').select('id').execute()).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('schemas compiled on first use', () => {
+  it('compile, every one of them, without errors', async () => {
+    const t = await createTestApp('sqlite');
+    try {
+      // Validators and serializers are built lazily; building them all here keeps a broken
+      // schema a test failure rather than a first request's 500.
+      expect(compilePendingSchemas()).toBeGreaterThan(100);
+      expect(compilePendingSchemas()).toBe(0);
+      const { token } = await t.signUp();
+      expect((await t.request({ url: '/api/v1/user', token })).status).toBe(200);
     } finally {
       await t.close();
     }
