@@ -37,10 +37,14 @@ function targetText(target: Target): string {
     parts.push(`≥ ${Math.round(target.minBaselineShare.share * 100)}% of the baseline's req/s at c=${target.minBaselineShare.connections}`);
   }
   if (target.maxP99Ms) parts.push(`p99 < ${target.maxP99Ms.ms} ms at c=${target.maxP99Ms.connections}`);
+  if (target.maxP99RatioTo) {
+    const { ratio, scenario, connections } = target.maxP99RatioTo;
+    parts.push(`p99 ≤ ${ratio}× the p99 of \`${scenario}\` at c=${connections}`);
+  }
   return parts.join('; ') || 'reported, no target';
 }
 
-function renderScenario(result: ScenarioResult): string {
+function renderScenario(result: ScenarioResult, others: Map<string, ScenarioResult>): string {
   const lines = [
     `### ${result.title} (issue #${result.issue})`,
     '',
@@ -62,8 +66,19 @@ function renderScenario(result: ScenarioResult): string {
         checks.push(share >= t.minBaselineShare.share);
       }
       if (t.maxP99Ms && t.maxP99Ms.connections === run.connections) checks.push(run.p99 < t.maxP99Ms.ms);
+      const reference = t.maxP99RatioTo?.connections === run.connections
+        ? others.get(t.maxP99RatioTo.scenario)?.dialects[dialect as BenchDialect]?.runs.find((r) => r.connections === run.connections)
+        : undefined;
+      if (t.maxP99RatioTo && reference) {
+        checks.push(run.p99 <= reference.p99 * t.maxP99RatioTo.ratio);
+        const within = run.p99 <= reference.p99 * t.maxP99RatioTo.ratio;
+        notes.push(
+          `${dialect}: p99 at c=${run.connections} is ${(run.p99 / reference.p99).toFixed(2)}× that of \`${t.maxP99RatioTo.scenario}\` (${run.p99} ms vs ${reference.p99} ms): ${within ? '✅ within' : '❌ over'} ${t.maxP99RatioTo.ratio}×`,
+        );
+      }
       checks.push(run.non2xx === 0 && run.errors === 0);
-      const ok = checks.length > 1 || (t.minBaselineShare === undefined && t.maxP99Ms === undefined) ? checks.every(Boolean) : undefined;
+      const hasTarget = t.minBaselineShare !== undefined || t.maxP99Ms !== undefined || t.maxP99RatioTo !== undefined;
+      const ok = checks.length > 1 || !hasTarget ? checks.every(Boolean) : undefined;
       lines.push(
         `| ${dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${run.connections} | ${run.rps.toLocaleString('en-US')} | ${base ? base.rps.toLocaleString('en-US') : '–'} | ${share === undefined ? '–' : `${Math.round(share * 100)}%`} | ${run.p50} | ${run.p99} | ${run.non2xx} / ${run.errors} | ${verdict(ok)} |`,
       );
@@ -119,7 +134,7 @@ export function renderBenchmarks(resultsDir: string): string {
       issue = result.issue;
       out.push(`## Issue #${issue}`, '');
     }
-    out.push(renderScenario(result), '');
+    out.push(renderScenario(result, new Map(results.map((r) => [r.id, r]))), '');
   }
   return `${out.join('\n').trimEnd()}\n`;
 }

@@ -5,6 +5,8 @@ export interface Target {
   minBaselineShare?: { connections: number; share: number };
   /** Maximum p99 latency in ms, at the given connections. */
   maxP99Ms?: { connections: number; ms: number };
+  /** Maximum p99 as a multiple of another scenario's p99 on the same storage (how it scales). */
+  maxP99RatioTo?: { scenario: string; connections: number; ratio: number };
 }
 
 export interface PreparedLoad {
