@@ -9,7 +9,7 @@ const NAME_AND_EMAIL = sql`lower(c.first_name || ' ' || coalesce(c.last_name, ''
  * "Contains" on names and email through the trigram index of each database (see the migration),
  * the same way accounts are searched; under three characters, a scan of the workspace's contacts.
  */
-function nameOrEmailContains(dialect: Dialect, search: string) {
+export function nameOrEmailContains(dialect: Dialect, search: string) {
   const term = search.toLowerCase();
   if (dialect === 'sqlite' && [...term].length >= 3) {
     const phrase = `"${term.replace(/"/g, '""')}"`;
