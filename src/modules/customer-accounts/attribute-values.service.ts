@@ -280,10 +280,28 @@ export function attributeFields<K extends string>(
   id: string | null,
   values: Map<string, AttributeValueRow>,
 ): Record<K | `${K}Id`, string | null> & Record<`${K}Configuration`, AttributeValueConfigurationValue | null> {
-  const row = id === null ? undefined : values.get(id);
+  const { value, configuration } = attributeValueOf(id, values);
   return {
     [`${key}Id`]: id,
-    [key]: row?.value ?? null,
-    [`${key}Configuration`]: row ? configurationOf(row) : null,
+    [key]: value,
+    [`${key}Configuration`]: configuration,
   } as never;
+}
+
+/** Parsed configurations of the value rows a response is built from (a list repeats them). */
+const parsedConfigurations = new WeakMap<AttributeValueRow, AttributeValueConfigurationValue>();
+
+/** The text and configuration of the value a record points at (null when it points at none). */
+export function attributeValueOf(
+  id: string | null,
+  values: Map<string, AttributeValueRow>,
+): { value: string | null; configuration: AttributeValueConfigurationValue | null } {
+  const row = id === null ? undefined : values.get(id);
+  if (!row) return { value: null, configuration: null };
+  let configuration = parsedConfigurations.get(row);
+  if (!configuration) {
+    configuration = configurationOf(row);
+    parsedConfigurations.set(row, configuration);
+  }
+  return { value: row.value, configuration };
 }

@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js';
 import type { ThenaListResult, ThenaPage } from '../../http/thena.js';
 import { authorize } from '../workspaces/permissions.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
-import { attributeFields, attributeValuesByIds, ensureSeeded, filterValueId, resolveAttributeValue } from './attribute-values.service.js';
+import { attributeValueOf, attributeValuesByIds, ensureSeeded, filterValueId, resolveAttributeValue } from './attribute-values.service.js';
 import { lockAttributes, type Attribute } from './attributes.js';
 import * as repo from './customer-accounts.repository.js';
 import type { AccountListQueryValue, AccountResponse, CreateAccountInput, UpdateAccountInput } from './customer-accounts.schemas.js';
@@ -36,18 +36,32 @@ export async function toAccountResponses(db: Executor, workspaceId: string, rows
       rows.map((r) => r.account_owner_id),
     ),
   ]);
+  // Written out field by field (no spreads): lists build many of these, and a literal with a
+  // fixed shape is what V8 and the serializer handle fastest.
   return rows.map((row) => {
     const owner = row.account_owner_id === null ? undefined : people.get(row.account_owner_id);
+    const status = attributeValueOf(row.status_id, values);
+    const classification = attributeValueOf(row.classification_id, values);
+    const health = attributeValueOf(row.health_id, values);
+    const industry = attributeValueOf(row.industry_id, values);
     return {
       id: row.id,
       name: row.name,
       description: row.description,
       source: row.source,
       logo: row.logo,
-      ...attributeFields('status', row.status_id, values),
-      ...attributeFields('classification', row.classification_id, values),
-      ...attributeFields('health', row.health_id, values),
-      ...attributeFields('industry', row.industry_id, values),
+      statusId: row.status_id,
+      status: status.value,
+      statusConfiguration: status.configuration,
+      classificationId: row.classification_id,
+      classification: classification.value,
+      classificationConfiguration: classification.configuration,
+      healthId: row.health_id,
+      health: health.value,
+      healthConfiguration: health.configuration,
+      industryId: row.industry_id,
+      industry: industry.value,
+      industryConfiguration: industry.configuration,
       primaryDomain: row.primary_domain,
       secondaryDomain: row.secondary_domain,
       accountOwner: owner?.name ?? null,
