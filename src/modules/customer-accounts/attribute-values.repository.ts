@@ -90,16 +90,41 @@ export function updateValue(
     .executeTakeFirstOrThrow();
 }
 
+const clearDefaultFlag = preparedQuery((db, p: { workspaceId: string; attribute: string; updatedAt: string }) =>
+  db
+    .updateTable('customer_attribute_values')
+    .set({ is_default: false, updated_at: p.updatedAt })
+    .where('workspace_id', '=', p.workspaceId)
+    .where('attribute', '=', p.attribute)
+    .where('is_default', '=', true)
+    .where(live, 'is', null),
+);
+
 /** Clears the attribute's default flag (before another value takes it). */
 export async function clearDefault(db: Executor, workspaceId: string, attribute: Attribute, updatedAt: string): Promise<void> {
-  await db
-    .updateTable('customer_attribute_values')
-    .set({ is_default: false, updated_at: updatedAt })
-    .where('workspace_id', '=', workspaceId)
-    .where('attribute', '=', attribute)
-    .where('is_default', '=', true)
-    .where(live, 'is', null)
-    .execute();
+  await clearDefaultFlag(db, { workspaceId, attribute, updatedAt });
+}
+
+const writeValueFields = preparedQuery(
+  (db, p: { workspaceId: string; id: string; value: string; isDefault: boolean; configuration: string; updatedAt: string }) =>
+    db
+      .updateTable('customer_attribute_values')
+      .set({ value: p.value, is_default: p.isDefault, configuration: p.configuration, updated_at: p.updatedAt })
+      .where('workspace_id', '=', p.workspaceId)
+      .where('id', '=', p.id)
+      .returningAll(),
+);
+
+/** Writes what an update may change (text, default flag, configuration) and returns the row. */
+export async function writeValue(
+  db: Executor,
+  workspaceId: string,
+  id: string,
+  fields: { value: string; isDefault: boolean; configuration: string; updatedAt: string },
+): Promise<AttributeValueRow> {
+  const [row] = await writeValueFields(db, { workspaceId, id, ...fields });
+  if (!row) throw new Error(`attribute value ${id} vanished inside its transaction`);
+  return row;
 }
 
 /** Live records of the workspace that use the value. */

@@ -177,11 +177,11 @@ export async function updateAttributeValue(
       }
       const at = now();
       if (input.isDefault === true && !isDefault) await repo.clearDefault(trx, scope.workspaceId, attribute, at);
-      return repo.updateValue(trx, scope.workspaceId, current.id, {
+      return repo.writeValue(trx, scope.workspaceId, current.id, {
         value: value ?? current.value,
-        is_default: input.isDefault === true ? true : isDefault,
+        isDefault: input.isDefault === true ? true : isDefault,
         configuration: toJson(mergeConfiguration(configurationOf(current), input)),
-        updated_at: at,
+        updatedAt: at,
       });
     });
     return toAttributeValueResponse(row);
