@@ -114,6 +114,11 @@ for (const dialect of DIALECTS) {
       expect(byName.body.map((c: any) => c.email)).toEqual(['mh@apollo.example']);
       const byEmail = await t.request({ url: '/v1/accounts/contacts/search?email=APOLLO', token: owner.token });
       expect(byEmail.body.map((c: any) => c.firstName)).toEqual(['Margaret']);
+      // A full name spans two columns: both databases match it.
+      const fullName = await t.request({ url: '/v1/accounts/contacts/search?q=Margaret%20Ham', token: owner.token });
+      expect(fullName.body.map((c: any) => c.email)).toEqual(['mh@apollo.example']);
+      const wrongOrder = await t.request({ url: '/v1/accounts/contacts/search?q=hamilton%20margaret', token: owner.token });
+      expect(wrongOrder.body).toEqual([]);
       const short = await t.request({ url: '/v1/accounts/contacts/search?q=mh', token: owner.token });
       expect(short.body.map((c: any) => c.firstName)).toEqual(['Margaret']);
       const none = await t.request({ url: '/v1/accounts/contacts/search', token: owner.token });

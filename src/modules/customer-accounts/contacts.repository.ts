@@ -5,17 +5,27 @@ import type { ContactRow, CustomerContactsTable } from './customer-accounts.tabl
 
 const NAME_AND_EMAIL = sql`lower(c.first_name || ' ' || coalesce(c.last_name, '') || ' ' || c.email)`;
 
+/** An FTS5 phrase: the text, quoted. */
+const ftsPhrase = (text: string) => `"${text.replace(/"/g, '""')}"`;
+
 /**
  * "Contains" on names and email through the trigram index of each database (see the migration),
  * the same way accounts are searched; under three characters, a scan of the workspace's contacts.
+ * On SQLite the FTS5 table indexes each column apart, so a term with a space ("Margaret Ham")
+ * may span columns: the index then narrows by each word of three characters or more, and the
+ * concatenation decides, exactly as on PostgreSQL.
  */
 export function nameOrEmailContains(dialect: Dialect, search: string) {
   const term = search.toLowerCase();
-  if (dialect === 'sqlite' && [...term].length >= 3) {
-    const phrase = `"${term.replace(/"/g, '""')}"`;
-    return sql<SqlBool>`c.rowid in (select rowid from customer_contacts_fts where customer_contacts_fts match ${phrase})`;
+  const scan = sql<SqlBool>`${NAME_AND_EMAIL} like ${likePattern(term)} escape '\\'`;
+  if (dialect !== 'sqlite' || [...term].length < 3) return scan;
+  if (!/\s/.test(term)) {
+    return sql<SqlBool>`c.rowid in (select rowid from customer_contacts_fts where customer_contacts_fts match ${ftsPhrase(term)})`;
   }
-  return sql<SqlBool>`${NAME_AND_EMAIL} like ${likePattern(term)} escape '\\'`;
+  const words = term.split(/\s+/).filter((word) => [...word].length >= 3);
+  if (words.length === 0) return scan;
+  const match = words.map(ftsPhrase).join(' AND ');
+  return sql<SqlBool>`(c.rowid in (select rowid from customer_contacts_fts where customer_contacts_fts match ${match}) and ${scan})`;
 }
 
 export interface ContactFilter {

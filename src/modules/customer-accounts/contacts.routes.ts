@@ -81,7 +81,7 @@ export function contactRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         summary: 'Creates contacts in bulk',
         description: 'One transaction. Contacts whose email exists (or repeats in the request) are skipped and counted; `accountIds` and `contactType` apply to every contact.',
         body: BulkCreateContactsDto,
-        response: { 201: { ...BulkCreateResponseDto, description: 'Created' }, ...thenaErrors },
+        response: { 201: { ...BulkCreateResponseDto, description: 'Created' }, ...thenaErrors, ...thenaConflict },
       },
       handler: async (request, reply) => reply.code(201).send(await contacts.bulkCreateContacts(ctx, await workspaceScopeOf(ctx, request), request.body)),
     });
@@ -94,7 +94,7 @@ export function contactRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         description:
           'Upserts each user by email and links it to the account whose primary domain is the email’s domain, creating that account when missing (not for free-mail domains such as gmail.com). One transaction.',
         body: IngestContactsDto,
-        response: { 201: { ...IngestContactsResponseDto, description: 'Created' }, ...thenaErrors },
+        response: { 201: { ...IngestContactsResponseDto, description: 'Created' }, ...thenaErrors, ...thenaConflict },
       },
       handler: async (request, reply) => {
         const data = await contacts.ingestContacts(ctx, await workspaceScopeOf(ctx, request), request.body);

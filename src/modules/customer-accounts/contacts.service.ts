@@ -100,6 +100,19 @@ function duplicateEmail(email: string): AppError {
   return new AppError('CONFLICT', `A contact with the email ${email} already exists`);
 }
 
+/**
+ * A many-row write checks emails and domains first; a concurrent request can still take one
+ * before the commit, and the unique index then refuses the whole transaction: 409, not 500.
+ */
+async function raceAsConflict<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'Another request created some of these records at the same time; retry');
+    throw error;
+  }
+}
+
 /** The accounts a body names must all be live accounts of the workspace: 400 otherwise. */
 async function accountIdsOf(db: Executor, workspaceId: string, accountIds: readonly string[] | undefined, field = 'accountIds'): Promise<string[]> {
   if (accountIds === undefined || accountIds.length === 0) return [];
@@ -204,7 +217,7 @@ export async function bulkCreateContacts(
 ): Promise<{ total: number; created: number; skipped: number }> {
   authorize(scope.role, 'write');
   await ensureSeeded(ctx, scope.workspaceId);
-  const created = await ctx.db.kysely.transaction().execute(async (trx) => {
+  const created = await raceAsConflict(ctx.db.kysely.transaction().execute(async (trx) => {
     await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ['contact_type'], 'shared');
     const sharedAccounts = await accountIdsOf(trx, scope.workspaceId, input.accountIds);
     const existing = await repo.findContactsByEmails(
@@ -234,7 +247,7 @@ export async function bulkCreateContacts(
     }
     await repo.addLinks(trx, links, at);
     return count;
-  });
+  }));
   return { total: input.contacts.length, created, skipped: input.contacts.length - created };
 }
 
@@ -282,7 +295,7 @@ export async function ingestContacts(ctx: AppContext, scope: WorkspaceScope, inp
     byEmail.set(key, first ? { ...user, ...first } : user);
   }
   const users = [...byEmail.values()];
-  const result = await db.transaction().execute(async (trx) => {
+  const result = await raceAsConflict(db.transaction().execute(async (trx) => {
     await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ['contact_type', ...ACCOUNT_ATTRIBUTE_NAMES], 'shared');
     const at = now();
     const domains = [...new Set(users.map((u) => u.email.toLowerCase().split('@')[1]!).filter((d) => !FREE_MAIL_DOMAINS.has(d)))];
@@ -341,7 +354,7 @@ export async function ingestContacts(ctx: AppContext, scope: WorkspaceScope, inp
     }
     await repo.addLinks(trx, links, at);
     return { rows, created, accountsCreated };
-  });
+  }));
   return {
     total: users.length,
     created: result.created,
