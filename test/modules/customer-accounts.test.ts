@@ -197,6 +197,18 @@ for (const dialect of DIALECTS) {
       expect(await accountCount()).toBe(before + 2);
     });
 
+    it('answers concurrent bulk creates of the same domains with 201 or 409, never 500, and no duplicates', async () => {
+      const user = await t.signUp();
+      const accounts = Array.from({ length: 40 }, (_, i) => ({ name: `Race ${i}`, primaryDomain: `race-${i}.example` }));
+      const responses = await Promise.all(
+        [0, 1, 2].map(() => t.request({ method: 'POST', url: '/v1/accounts/bulk', token: user.token, body: { accounts } })),
+      );
+      for (const response of responses) expect([201, 409]).toContain(response.status);
+      expect(responses.some((r) => r.status === 201)).toBe(true);
+      const listed = await t.request({ url: '/v1/accounts?limit=1', token: user.token });
+      expect(listed.headers['x-total-count']).toBe('40');
+    });
+
     it('keeps the unfiltered X-Total-Count equal to the live accounts through creates, deletes and rollbacks', async () => {
       const user = await t.signUp();
       const total = async () => (await t.request({ url: '/v1/accounts?limit=1', token: user.token })).headers['x-total-count'];

@@ -84,7 +84,7 @@ export function customerAccountRoutes(ctx: AppContext): FastifyPluginAsyncTypebo
         summary: 'Creates accounts in bulk',
         description: 'One transaction. Accounts whose primary domain exists (or repeats in the request) are skipped and counted.',
         body: BulkCreateAccountsDto,
-        response: { 201: { ...BulkCreateResponseDto, description: 'Created' }, ...thenaErrors },
+        response: { 201: { ...BulkCreateResponseDto, description: 'Created' }, ...thenaErrors, ...thenaConflict },
       },
       handler: async (request, reply) => {
         const result = await accounts.bulkCreateAccounts(ctx, await workspaceScopeOf(ctx, request), request.body.accounts);

@@ -271,33 +271,41 @@ export async function bulkCreateAccounts(
   authorize(scope.role, 'write');
   await ensureSeeded(ctx, scope.workspaceId);
   const db = ctx.db.kysely;
-  const created = await db.transaction().execute(async (trx) => {
-    await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ATTRIBUTE_NAMES, 'shared');
-    const existing = await repo.findAccountsByPrimaryDomains(
-      trx,
-      scope.workspaceId,
-      accounts.map((a) => a.primaryDomain),
-    );
-    const taken = new Set(existing.map((a) => a.primary_domain.toLowerCase()));
-    const at = now();
-    const resolve = attributeResolver(trx, scope.workspaceId);
-    const rows: Insertable<CustomerAccountsTable>[] = [];
-    for (const [index, account] of accounts.entries()) {
-      const domain = account.primaryDomain.toLowerCase();
-      if (taken.has(domain)) continue;
-      taken.add(domain);
-      try {
-        rows.push(await newAccountRow(trx, scope, resolve, account, at));
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'BAD_REQUEST' && error.publicMessage) {
-          throw new AppError('BAD_REQUEST', `accounts.${index}.${error.publicMessage}`);
+  const created = await db
+    .transaction()
+    .execute(async (trx) => {
+      await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ATTRIBUTE_NAMES, 'shared');
+      const existing = await repo.findAccountsByPrimaryDomains(
+        trx,
+        scope.workspaceId,
+        accounts.map((a) => a.primaryDomain),
+      );
+      const taken = new Set(existing.map((a) => a.primary_domain.toLowerCase()));
+      const at = now();
+      const resolve = attributeResolver(trx, scope.workspaceId);
+      const rows: Insertable<CustomerAccountsTable>[] = [];
+      for (const [index, account] of accounts.entries()) {
+        const domain = account.primaryDomain.toLowerCase();
+        if (taken.has(domain)) continue;
+        taken.add(domain);
+        try {
+          rows.push(await newAccountRow(trx, scope, resolve, account, at));
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'BAD_REQUEST' && error.publicMessage) {
+            throw new AppError('BAD_REQUEST', `accounts.${index}.${error.publicMessage}`);
+          }
+          throw error;
         }
-        throw error;
       }
-    }
-    await repo.insertAccounts(trx, scope.workspaceId, rows);
-    return rows.length;
-  });
+      await repo.insertAccounts(trx, scope.workspaceId, rows);
+      return rows.length;
+    })
+    .catch((error: unknown) => {
+      // Domains are checked first, but a concurrent request may take one before this commits;
+      // the unique index then refuses the whole batch: a conflict to retry, not a server error.
+      if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'Another request created some of these accounts at the same time; retry');
+      throw error;
+    });
   return { total: accounts.length, created, skipped: accounts.length - created };
 }
 
