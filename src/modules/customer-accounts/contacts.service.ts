@@ -21,7 +21,7 @@ import type {
 import { findAccountsByIds, findAccountsByPrimaryDomains } from './customer-accounts.repository.js';
 import { ACCOUNT_ATTRIBUTE_NAMES, insertAccountInTransaction } from './customer-accounts.service.js';
 import type { ContactRow } from './customer-accounts.table.js';
-import { requireUuid, type CustomFieldValuesValue } from './records.js';
+import { conflictOnRace, requireUuid, type CustomFieldValuesValue } from './records.js';
 
 /** Email domains of mail providers: ingesting their users creates no account. */
 const FREE_MAIL_DOMAINS = new Set([
@@ -98,19 +98,6 @@ export async function getContactRowOrThrow(db: Executor, workspaceId: string, id
 
 function duplicateEmail(email: string): AppError {
   return new AppError('CONFLICT', `A contact with the email ${email} already exists`);
-}
-
-/**
- * A many-row write checks emails and domains first; a concurrent request can still take one
- * before the commit, and the unique index then refuses the whole transaction: 409, not 500.
- */
-async function raceAsConflict<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'Another request created some of these records at the same time; retry');
-    throw error;
-  }
 }
 
 /** The accounts a body names must all be live accounts of the workspace: 400 otherwise. */
@@ -217,7 +204,7 @@ export async function bulkCreateContacts(
 ): Promise<{ total: number; created: number; skipped: number }> {
   authorize(scope.role, 'write');
   await ensureSeeded(ctx, scope.workspaceId);
-  const created = await raceAsConflict(ctx.db.kysely.transaction().execute(async (trx) => {
+  const created = await conflictOnRace(ctx.db.kysely.transaction().execute(async (trx) => {
     await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ['contact_type'], 'shared');
     const sharedAccounts = await accountIdsOf(trx, scope.workspaceId, input.accountIds);
     const existing = await repo.findContactsByEmails(
@@ -295,7 +282,7 @@ export async function ingestContacts(ctx: AppContext, scope: WorkspaceScope, inp
     byEmail.set(key, first ? { ...user, ...first } : user);
   }
   const users = [...byEmail.values()];
-  const result = await raceAsConflict(db.transaction().execute(async (trx) => {
+  const result = await conflictOnRace(db.transaction().execute(async (trx) => {
     await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ['contact_type', ...ACCOUNT_ATTRIBUTE_NAMES], 'shared');
     const at = now();
     const domains = [...new Set(users.map((u) => u.email.toLowerCase().split('@')[1]!).filter((d) => !FREE_MAIL_DOMAINS.has(d)))];

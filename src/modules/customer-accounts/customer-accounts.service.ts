@@ -11,7 +11,7 @@ import { lockAttributes, type Attribute } from './attributes.js';
 import * as repo from './customer-accounts.repository.js';
 import type { AccountListQueryValue, AccountResponse, CreateAccountInput, UpdateAccountInput } from './customer-accounts.schemas.js';
 import type { CustomerAccountRow, CustomerAccountsTable } from './customer-accounts.table.js';
-import { peopleByIds, requireMember, requireUuid, userIdOf, type CustomFieldValuesValue } from './records.js';
+import { conflictOnRace, peopleByIds, requireMember, requireUuid, userIdOf, type CustomFieldValuesValue } from './records.js';
 
 /** The attribute-backed fields of an account: request field → attribute and column. */
 const ACCOUNT_ATTRIBUTES = [
@@ -271,9 +271,8 @@ export async function bulkCreateAccounts(
   authorize(scope.role, 'write');
   await ensureSeeded(ctx, scope.workspaceId);
   const db = ctx.db.kysely;
-  const created = await db
-    .transaction()
-    .execute(async (trx) => {
+  const created = await conflictOnRace(
+    db.transaction().execute(async (trx) => {
       await lockAttributes(trx, ctx.db.dialect, scope.workspaceId, ATTRIBUTE_NAMES, 'shared');
       const existing = await repo.findAccountsByPrimaryDomains(
         trx,
@@ -299,13 +298,8 @@ export async function bulkCreateAccounts(
       }
       await repo.insertAccounts(trx, scope.workspaceId, rows);
       return rows.length;
-    })
-    .catch((error: unknown) => {
-      // Domains are checked first, but a concurrent request may take one before this commits;
-      // the unique index then refuses the whole batch: a conflict to retry, not a server error.
-      if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'Another request created some of these accounts at the same time; retry');
-      throw error;
-    });
+    }),
+  );
   return { total: accounts.length, created, skipped: accounts.length - created };
 }
 

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import type { Executor } from '../../db/database.js';
-import { fromJson, isUuid, newId } from '../../db/values.js';
+import { fromJson, isUniqueViolation, isUuid, newId } from '../../db/values.js';
 import { AppError } from '../../errors.js';
 import { NullableString, named } from '../../http/schemas.js';
 import { findUsersByIds } from '../users/users.repository.js';
@@ -16,6 +16,20 @@ import { findMember } from '../workspaces/workspaces.repository.js';
 export function requireUuid(id: string): string {
   if (!isUuid(id)) throw new AppError('NOT_FOUND');
   return id.toLowerCase();
+}
+
+/**
+ * A many-row write (bulk create, ingest) checks emails and domains first, but a concurrent
+ * request can still take one before the commit; the unique index then refuses the whole
+ * transaction. That is a conflict the client retries, not a server error.
+ */
+export async function conflictOnRace<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'Another request created some of these records at the same time; retry');
+    throw error;
+  }
 }
 
 /** Users are numbered; `/v1` shows every id as a string. */
