@@ -20,6 +20,18 @@ export interface Config {
   readonly outboundAllow: readonly string[];
   /** Time limit of one outbound call to a provider or tool. */
   readonly outboundTimeoutMs: number;
+  /** Model calls: time limit of one call, retries of 429/5xx answers and the time they may take in all. */
+  readonly model: {
+    readonly timeoutMs: number;
+    readonly maxRetries: number;
+    readonly retryBudgetMs: number;
+    /** Upper bound of an agent's tool-loop steps (each agent picks its own below it). */
+    readonly maxSteps: number;
+  };
+  /** How long a streamed run whose client went away keeps going, waiting for a resume (Last-Event-ID). */
+  readonly streamResumeWindowMs: number;
+  /** Largest file `POST /api/v1/media` accepts. */
+  readonly mediaMaxBytes: number;
   readonly registration: 'open' | 'closed';
   readonly oidc: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string } | undefined;
   readonly publicUrl: string | undefined;
@@ -151,6 +163,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     encryptionKeyPrevious,
     outboundAllow,
     outboundTimeoutMs: integer('ATHENA_OUTBOUND_TIMEOUT', 10, 1, 300) * 1000,
+    model: {
+      timeoutMs: integer('ATHENA_MODEL_TIMEOUT', 120, 1, 3600) * 1000,
+      maxRetries: integer('ATHENA_MODEL_MAX_RETRIES', 3, 0, 10),
+      retryBudgetMs: integer('ATHENA_MODEL_RETRY_BUDGET', 30, 0, 600) * 1000,
+      maxSteps: integer('ATHENA_AGENT_MAX_STEPS', 20, 1, 100),
+    },
+    streamResumeWindowMs: integer('ATHENA_STREAM_RESUME_WINDOW', 10, 0, 600) * 1000,
+    mediaMaxBytes: parseByteSize('ATHENA_MEDIA_MAX_BYTES', read('ATHENA_MEDIA_MAX_BYTES'), 10 * 1024 * 1024, problems),
     registration: oneOf('ATHENA_REGISTRATION', ['open', 'closed'] as const, 'open'),
     oidc: issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined,
     publicUrl,

@@ -10,6 +10,14 @@ import type { ProvidersTable } from '../modules/providers/providers.table.js';
 import type { ConnectedAccountsTable, OAuth2StatesTable } from '../modules/accounts/accounts.table.js';
 import type { ModelsTable } from '../modules/models/models.table.js';
 import type { CustomerAccountsDatabase } from '../modules/customer-accounts/customer-accounts.table.js';
+import type { PromptsTable, PromptVersionsTable } from '../modules/prompts/prompts.table.js';
+import type { AgentsTable } from '../modules/agents/agents.table.js';
+import type { SharesTable } from '../modules/shares/shares.table.js';
+import type { ThreadsTable, MessagesTable, MessageAttachmentsTable } from '../modules/threads/threads.table.js';
+import type { RunsTable } from '../modules/runs/runs.table.js';
+import type { MediaTable } from '../modules/media/media.table.js';
+import type { MemoriesTable, WorkspaceAiSettingsTable } from '../modules/memories/memories.table.js';
+import type { ToolsTable } from '../modules/tools/tools.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
 import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
@@ -25,6 +33,18 @@ export interface Database extends CustomerAccountsDatabase {
   connected_accounts: ConnectedAccountsTable;
   oauth2_states: OAuth2StatesTable;
   models: ModelsTable;
+  prompts: PromptsTable;
+  prompt_versions: PromptVersionsTable;
+  agents: AgentsTable;
+  shares: SharesTable;
+  threads: ThreadsTable;
+  messages: MessagesTable;
+  message_attachments: MessageAttachmentsTable;
+  runs: RunsTable;
+  media: MediaTable;
+  memories: MemoriesTable;
+  workspace_ai_settings: WorkspaceAiSettingsTable;
+  tools: ToolsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -2,6 +2,7 @@ import type { AthenaMigration } from '../migrate.js';
 import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_providers_accounts.js';
 import * as m0003 from './0003_customer_accounts.js';
+import * as m0004 from './0004_ai_runtime.js';
 
 /**
  * Every migration, keyed by its sortable name. Listed statically so the compiled build and the
@@ -12,4 +13,5 @@ export const migrations: Record<string, AthenaMigration> = {
   '0001_foundation': m0001,
   '0002_providers_accounts': m0002,
   '0003_customer_accounts': m0003,
+  '0004_ai_runtime': m0004,
 };

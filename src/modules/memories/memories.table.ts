@@ -1,0 +1,35 @@
+import type { ColumnType, Selectable } from 'kysely';
+
+type Json = ColumnType<unknown, string, string>;
+
+export const MEMORY_TYPES = ['fact', 'example', 'document'] as const;
+export type MemoryType = (typeof MEMORY_TYPES)[number];
+export const MEMORY_SOURCES = ['tool', 'training', 'api'] as const;
+export type MemorySource = (typeof MEMORY_SOURCES)[number];
+
+export interface MemoriesTable {
+  id: string;
+  workspace_id: string;
+  agent_id: string | null;
+  /** null: the agent's own knowledge (training), retrieved for everyone who runs it. */
+  user_id: number | null;
+  thread_id: string | null;
+  type: MemoryType;
+  source: MemorySource;
+  content: string;
+  metadata: Json;
+  /** JSON array of numbers when the workspace has an embedding model. */
+  embedding: Json | null;
+  embedding_model: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WorkspaceAiSettingsTable {
+  workspace_id: string;
+  embedding_account_id: string | null;
+  embedding_model: string | null;
+  updated_at: string;
+}
+
+export type MemoryRow = Selectable<MemoriesTable>;

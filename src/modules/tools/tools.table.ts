@@ -1,0 +1,28 @@
+import type { ColumnType, Selectable, SqlBool } from 'kysely';
+
+type Json = ColumnType<unknown, string, string>;
+type Bool = ColumnType<SqlBool, boolean | undefined, boolean>;
+
+export type StoredToolKind = 'http' | 'mcp';
+
+/** HTTP tools of custom providers and the tools MCP servers listed; built-ins live in code. */
+export interface ToolsTable {
+  id: string;
+  workspace_id: string;
+  provider_id: string;
+  account_id: string | null;
+  user_id: number | null;
+  kind: StoredToolKind;
+  /** The function name the model calls: ^[a-zA-Z0-9_-]{1,64}$ */
+  name: string;
+  display_name: string;
+  description: string;
+  input_schema: Json;
+  /** http: {method, url, headers, query, body}; mcp: {name} (the server's own tool name). */
+  config: Json;
+  is_enabled: Bool;
+  created_at: string;
+  updated_at: string;
+}
+
+export type ToolRow = Selectable<ToolsTable>;
