@@ -262,7 +262,10 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('id', t.uuid, (c) => c.primaryKey())
     .addColumn('workspace_id', t.uuid, (c) => c.notNull().references('workspaces.id').onDelete('cascade'))
     .addColumn('provider_id', t.uuid, (c) => c.notNull().references('providers.id').onDelete('cascade'))
+    // mcp: the account whose server listed the tool; the tool goes with it.
     .addColumn('account_id', t.uuid, (c) => c.references('connected_accounts.id').onDelete('cascade'))
+    // http: the account whose credentials are injected; the tool stays when that account goes.
+    .addColumn('default_account_id', t.uuid, (c) => c.references('connected_accounts.id').onDelete('set null'))
     .addColumn('user_id', 'integer', (c) => c.references('users.id').onDelete('set null'))
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('http', 'mcp')`))
     // The function name the model calls.

@@ -10,10 +10,13 @@ export interface ToolsTable {
   id: string;
   workspace_id: string;
   provider_id: string;
+  /** mcp: the account whose server listed the tool (deleted with it). */
   account_id: string | null;
+  /** http: the account whose credentials are injected (set null when it is deleted). */
+  default_account_id: string | null;
   user_id: number | null;
   kind: StoredToolKind;
-  /** The function name the model calls: ^[a-zA-Z0-9_-]{1,64}$ */
+  /** The function name the model calls: ^[a-zA-Z][a-zA-Z0-9_-]{0,63}$ */
   name: string;
   display_name: string;
   description: string;
