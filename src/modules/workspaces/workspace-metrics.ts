@@ -3,6 +3,7 @@ import { countMembersByWorkspace } from './workspaces.repository.js';
 import { countCustomProvidersByWorkspace } from '../providers/providers.repository.js';
 import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.js';
 import { countAccountsByWorkspace, countContactsByWorkspace } from '../customer-accounts/customer-accounts.repository.js';
+import { countVisibleMediaByWorkspace } from '../media/media.repository.js';
 
 /**
  * Counts per workspace for `GET /api/v1/workspaces/metrics`. Each module that owns countable
@@ -19,6 +20,8 @@ export const WORKSPACE_COUNTERS = {
   /** Customer accounts (`/v1`): every member sees all of them. */
   customer_accounts: (db, _userId, workspaceIds) => countAccountsByWorkspace(db, workspaceIds),
   customer_contacts: (db, _userId, workspaceIds) => countContactsByWorkspace(db, workspaceIds),
+  /** Uploaded files the user sees in the media list: their own; all of them where they are an admin. */
+  media: (db, userId, workspaceIds) => countVisibleMediaByWorkspace(db, userId, workspaceIds),
 } satisfies Record<string, WorkspaceCounter>;
 
 export type WorkspaceCounterName = keyof typeof WORKSPACE_COUNTERS;
