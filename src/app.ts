@@ -18,6 +18,7 @@ import { providerRoutes } from './modules/providers/providers.routes.js';
 import { accountRoutes } from './modules/accounts/accounts.routes.js';
 import { modelRoutes } from './modules/models/models.routes.js';
 import { customerAccountsApi } from './modules/customer-accounts/routes.js';
+import { promptRoutes } from './modules/prompts/prompts.routes.js';
 import { mediaRoutes } from './modules/media/media.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -110,6 +111,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(accountRoutes(ctx));
   await app.register(modelRoutes(ctx));
   await app.register(customerAccountsApi(ctx));
+  await app.register(promptRoutes(ctx));
   await app.register(mediaRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));

@@ -4,6 +4,7 @@ import { countCustomProvidersByWorkspace } from '../providers/providers.reposito
 import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.js';
 import { countAccountsByWorkspace, countContactsByWorkspace } from '../customer-accounts/customer-accounts.repository.js';
 import { countVisibleMediaByWorkspace } from '../media/media.repository.js';
+import { countVisiblePromptsByWorkspace } from '../prompts/prompts.repository.js';
 
 /**
  * Counts per workspace for `GET /api/v1/workspaces/metrics`. Each module that owns countable
@@ -22,6 +23,8 @@ export const WORKSPACE_COUNTERS = {
   customer_contacts: (db, _userId, workspaceIds) => countContactsByWorkspace(db, workspaceIds),
   /** Uploaded files the user sees in the media list: their own; all of them where they are an admin. */
   media: (db, userId, workspaceIds) => countVisibleMediaByWorkspace(db, userId, workspaceIds),
+  /** Prompts the user sees: every non-private one and their own private ones. */
+  prompts: (db, userId, workspaceIds) => countVisiblePromptsByWorkspace(db, userId, workspaceIds),
 } satisfies Record<string, WorkspaceCounter>;
 
 export type WorkspaceCounterName = keyof typeof WORKSPACE_COUNTERS;
