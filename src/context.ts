@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
+import type { LiveRunRegistry } from './ai/live-runs.js';
 import type { Db } from './db/database.js';
 import type { OidcVerifier } from './modules/auth/oidc.js';
 import type { PrincipalCache } from './modules/auth/principal-cache.js';
@@ -17,4 +18,6 @@ export interface AppContext {
   readonly oidc: OidcVerifier | undefined;
   /** Recently authenticated principals (see PrincipalCache for what evicts them). */
   readonly principals: PrincipalCache;
+  /** Agent, thread and prompt runs in flight in this process (streams, cancels, resumes). */
+  readonly liveRuns: LiveRunRegistry;
 }

@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'SERVICE_UNAVAILABLE',
   /** A provider or tool the request called did not answer usably (unreachable, timed out). */
   'BAD_GATEWAY',
+  /** A model provider did not answer within its time limit (ATHENA_MODEL_TIMEOUT). */
+  'GATEWAY_TIMEOUT',
   'INTERNAL',
 ] as const;
 
@@ -58,7 +60,7 @@ export class AppError extends Error {
  * Codes whose message a service may word itself (what conflicts, which field is wrong). Every
  * other code answers with the surface's fixed message, so clients can rely on it.
  */
-export const CODES_WITH_OWN_MESSAGE: ReadonlySet<ErrorCode> = new Set(['CONFLICT', 'VALIDATION', 'BAD_REQUEST', 'BAD_GATEWAY']);
+export const CODES_WITH_OWN_MESSAGE: ReadonlySet<ErrorCode> = new Set(['CONFLICT', 'VALIDATION', 'BAD_REQUEST', 'BAD_GATEWAY', 'GATEWAY_TIMEOUT']);
 
 /** A validation failure on one field, with a Laravel-style message. */
 export function fieldError(field: string, message: string): AppError {
@@ -88,6 +90,7 @@ export const PLATFORM_ERRORS: Record<ErrorCode, SurfaceError> = {
   RATE_LIMITED: { status: 429, message: 'Too Many Attempts.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service Unavailable' },
   BAD_GATEWAY: { status: 502, message: 'The provider could not be reached.' },
+  GATEWAY_TIMEOUT: { status: 504, message: 'The provider did not answer in time.' },
   INTERNAL: { status: 500, message: 'Server Error' },
 };
 
@@ -105,5 +108,6 @@ export const THENA_ERRORS: Record<ErrorCode, SurfaceError & { error: string }> =
   RATE_LIMITED: { status: 429, message: 'Too many requests!', error: 'Too Many Requests' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'This service/resource is currently unavailable.', error: 'Service Unavailable' },
   BAD_GATEWAY: { status: 502, message: 'Upstream service could not be reached!', error: 'Bad Gateway' },
+  GATEWAY_TIMEOUT: { status: 504, message: 'Upstream service did not answer in time!', error: 'Gateway Timeout' },
   INTERNAL: { status: 500, message: 'Something went wrong!', error: 'Internal Server Error' },
 };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
+import { LiveRunRegistry } from './ai/live-runs.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { createDb } from './db/database.js';
@@ -47,9 +48,13 @@ export async function createServer(config: Config, options: { logStream?: Destin
       masterKey,
       oidc: config.oidc ? createOidcVerifier(config.oidc) : undefined,
       principals: new PrincipalCache(config.authCacheTtlMs),
+      liveRuns: new LiveRunRegistry(),
     };
     await bootstrapOwner(ctx);
     const app = await buildApp(ctx, { logger, accessLog, metrics: createMetrics() });
+    // Runs in flight are stopped and their partial output stored while the database is open,
+    // which also ends their event streams, so the server can drain.
+    app.addHook('preClose', async () => ctx.liveRuns.shutdown(Math.min(config.shutdownTimeoutMs, 5_000)));
     app.addHook('onClose', async () => {
       await db.close();
       flush();

@@ -6,6 +6,9 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { EmbeddingModel, LanguageModel } from 'ai';
 
+// The SDK prints its warnings to the console; Athena's logs are structured (pino) instead.
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
 /** Wire protocols of model vendors (the provider's `metadata.api`). */
 export type ModelApi = 'openai' | 'anthropic' | 'gemini' | 'ollama';
 

@@ -136,7 +136,10 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('error', 'text')
     .addColumn('idempotency_key', 'text')
     .addColumn('request_hash', 'text')
-    // The body a retried request with the same Idempotency-Key gets back.
+    // The reply's text, and its parsed value when the run asked for JSON.
+    .addColumn('output', 'text')
+    .addColumn('output_json', t.json)
+    // The status and body a retried request with the same Idempotency-Key gets back.
     .addColumn('response', t.json)
     .addColumn('input_tokens', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('output_tokens', 'integer', (c) => c.notNull().defaultTo(0))

@@ -27,7 +27,10 @@ export interface RunsTable {
   error: string | null;
   idempotency_key: string | null;
   request_hash: string | null;
-  /** The response body a retry with the same Idempotency-Key gets. */
+  /** The reply's text (the last step's), and its parsed value when JSON was asked for. */
+  output: string | null;
+  output_json: Json | null;
+  /** `{status, body}`: what a retry with the same Idempotency-Key gets (JSON replies). */
   response: Json | null;
   input_tokens: ColumnType<number, number | undefined, number>;
   output_tokens: ColumnType<number, number | undefined, number>;
