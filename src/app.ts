@@ -18,6 +18,8 @@ import { providerRoutes } from './modules/providers/providers.routes.js';
 import { accountRoutes } from './modules/accounts/accounts.routes.js';
 import { modelRoutes } from './modules/models/models.routes.js';
 import { customerAccountsApi } from './modules/customer-accounts/routes.js';
+import { threadRoutes } from './modules/threads/threads.routes.js';
+import { messageRoutes } from './modules/threads/messages.routes.js';
 import { promptRoutes } from './modules/prompts/prompts.routes.js';
 import { mediaRoutes } from './modules/media/media.routes.js';
 import { redactUrl } from './observability/logger.js';
@@ -111,6 +113,8 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(accountRoutes(ctx));
   await app.register(modelRoutes(ctx));
   await app.register(customerAccountsApi(ctx));
+  await app.register(threadRoutes(ctx));
+  await app.register(messageRoutes(ctx));
   await app.register(promptRoutes(ctx));
   await app.register(mediaRoutes(ctx));
 

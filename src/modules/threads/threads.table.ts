@@ -19,7 +19,10 @@ export interface ThreadsTable {
   name: string | null;
   visibility: ThreadVisibility;
   metadata: Json;
-  /** Messages ever appended; the next message's sequence is this plus one. */
+  /**
+   * Messages in the thread. Appends and deletes change it first, which locks the thread row
+   * for the rest of their transaction, so sequences are allocated one writer at a time.
+   */
   message_count: ColumnType<number, number | undefined, number>;
   last_message_at: string | null;
   created_at: string;

@@ -1,0 +1,87 @@
+import type { Insertable, Updateable } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { MediaRow } from '../media/media.table.js';
+import type { MessageAttachmentsTable, MessageRole, MessageRow, MessagesTable } from './threads.table.js';
+
+export interface MessageListFilter {
+  role?: MessageRole;
+}
+
+export function listMessagesQuery(db: Executor, workspaceId: string, threadId: string, filter: MessageListFilter) {
+  let query = db.selectFrom('messages as m').where('m.workspace_id', '=', workspaceId).where('m.thread_id', '=', threadId);
+  if (filter.role) query = query.where('m.role', '=', filter.role);
+  return query;
+}
+
+export function findMessage(db: Executor, workspaceId: string, threadId: string, id: string): Promise<MessageRow | undefined> {
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('id', '=', id)
+    .where('thread_id', '=', threadId)
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+}
+
+/** The highest sequence in the thread, 0 when it has no messages. */
+export async function lastSequence(db: Executor, workspaceId: string, threadId: string): Promise<number> {
+  const row = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.max('sequence').as('sequence'))
+    .where('thread_id', '=', threadId)
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+  return Number(row?.sequence ?? 0);
+}
+
+export function insertMessages(db: Executor, rows: Insertable<MessagesTable>[]): Promise<MessageRow[]> {
+  return db.insertInto('messages').values(rows).returningAll().execute();
+}
+
+export async function insertAttachments(db: Executor, rows: Insertable<MessageAttachmentsTable>[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insertInto('message_attachments').values(rows).execute();
+}
+
+export function updateMessage(db: Executor, workspaceId: string, id: string, values: Updateable<MessagesTable>): Promise<MessageRow> {
+  return db.updateTable('messages').set(values).where('id', '=', id).where('workspace_id', '=', workspaceId).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Deletes one message of the thread; undefined when it was not there (or already gone). */
+export function deleteMessage(db: Executor, workspaceId: string, threadId: string, id: string): Promise<{ id: string } | undefined> {
+  return db
+    .deleteFrom('messages')
+    .where('id', '=', id)
+    .where('thread_id', '=', threadId)
+    .where('workspace_id', '=', workspaceId)
+    .returning('id')
+    .executeTakeFirst();
+}
+
+/** The thread's last `limit` messages, newest first. */
+export function findLatestMessages(db: Executor, threadId: string, limit: number): Promise<MessageRow[]> {
+  return db.selectFrom('messages').selectAll().where('thread_id', '=', threadId).orderBy('sequence', 'desc').limit(limit).execute();
+}
+
+export type AttachedMediaRow = MediaRow & { message_id: string; position: number };
+
+/** The media attached to each message, in attachment order. */
+export async function findAttachedMedia(db: Executor, messageIds: readonly string[]): Promise<Map<string, AttachedMediaRow[]>> {
+  const byMessage = new Map<string, AttachedMediaRow[]>();
+  if (messageIds.length === 0) return byMessage;
+  const rows = await db
+    .selectFrom('message_attachments as a')
+    .innerJoin('media', 'media.id', 'a.media_id')
+    .selectAll('media')
+    .select(['a.message_id', 'a.position'])
+    .where('a.message_id', 'in', [...new Set(messageIds)])
+    .orderBy('a.message_id')
+    .orderBy('a.position')
+    .execute();
+  for (const row of rows) {
+    const list = byMessage.get(row.message_id);
+    if (list) list.push(row);
+    else byMessage.set(row.message_id, [row]);
+  }
+  return byMessage;
+}
