@@ -4,6 +4,7 @@ import { countCustomProvidersByWorkspace } from '../providers/providers.reposito
 import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.js';
 import { countAccountsByWorkspace, countContactsByWorkspace } from '../customer-accounts/customer-accounts.repository.js';
 import { countVisibleMediaByWorkspace } from '../media/media.repository.js';
+import { countVisibleMessagesByWorkspace, countVisibleThreadsByWorkspace } from '../threads/threads.repository.js';
 import { countVisiblePromptsByWorkspace } from '../prompts/prompts.repository.js';
 
 /**
@@ -23,6 +24,9 @@ export const WORKSPACE_COUNTERS = {
   customer_contacts: (db, _userId, workspaceIds) => countContactsByWorkspace(db, workspaceIds),
   /** Uploaded files the user sees in the media list: their own; all of them where they are an admin. */
   media: (db, userId, workspaceIds) => countVisibleMediaByWorkspace(db, userId, workspaceIds),
+  /** Threads the user may read (their own and the workspace-visible ones), and their messages. */
+  threads: (db, userId, workspaceIds) => countVisibleThreadsByWorkspace(db, userId, workspaceIds),
+  messages: (db, userId, workspaceIds) => countVisibleMessagesByWorkspace(db, userId, workspaceIds),
   /** Prompts the user sees: every non-private one and their own private ones. */
   prompts: (db, userId, workspaceIds) => countVisiblePromptsByWorkspace(db, userId, workspaceIds),
 } satisfies Record<string, WorkspaceCounter>;
