@@ -16,7 +16,7 @@ export interface AgentsTable {
   account_id: string | null;
   /** Tool uuids (JSON array), in the order the model sees them. */
   tools: Json;
-  /** {enabled, retrieve_limit, write} */
+  /** {enabled, retrieve_limit} */
   memory: Json;
   /** {temperature, max_tokens, max_steps} */
   settings: Json;
