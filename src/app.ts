@@ -17,6 +17,7 @@ import { workspaceRoutes } from './modules/workspaces/workspaces.routes.js';
 import { providerRoutes } from './modules/providers/providers.routes.js';
 import { accountRoutes } from './modules/accounts/accounts.routes.js';
 import { modelRoutes } from './modules/models/models.routes.js';
+import { agentRoutes } from './modules/agents/agents.routes.js';
 import { customerAccountsApi } from './modules/customer-accounts/routes.js';
 import { threadRoutes } from './modules/threads/threads.routes.js';
 import { messageRoutes } from './modules/threads/messages.routes.js';
@@ -112,6 +113,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(providerRoutes(ctx));
   await app.register(accountRoutes(ctx));
   await app.register(modelRoutes(ctx));
+  await app.register(agentRoutes(ctx));
   await app.register(customerAccountsApi(ctx));
   await app.register(threadRoutes(ctx));
   await app.register(messageRoutes(ctx));

@@ -2,6 +2,7 @@ import type { Executor } from '../../db/database.js';
 import { countMembersByWorkspace } from './workspaces.repository.js';
 import { countCustomProvidersByWorkspace } from '../providers/providers.repository.js';
 import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.js';
+import { countVisibleAgentsByWorkspace } from '../agents/agents.repository.js';
 import { countAccountsByWorkspace, countContactsByWorkspace } from '../customer-accounts/customer-accounts.repository.js';
 import { countVisibleMediaByWorkspace } from '../media/media.repository.js';
 import { countVisibleMessagesByWorkspace, countVisibleThreadsByWorkspace } from '../threads/threads.repository.js';
@@ -22,6 +23,8 @@ export const WORKSPACE_COUNTERS = {
   /** Customer accounts (`/v1`): every member sees all of them. */
   customer_accounts: (db, _userId, workspaceIds) => countAccountsByWorkspace(db, workspaceIds),
   customer_contacts: (db, _userId, workspaceIds) => countContactsByWorkspace(db, workspaceIds),
+  /** Agents of the workspace the user sees there: by role and visibility, or shared with them. */
+  agents: (db, userId, workspaceIds) => countVisibleAgentsByWorkspace(db, userId, workspaceIds),
   /** Uploaded files the user sees in the media list: their own; all of them where they are an admin. */
   media: (db, userId, workspaceIds) => countVisibleMediaByWorkspace(db, userId, workspaceIds),
   /** Threads the user may read (their own and the workspace-visible ones), and their messages. */
