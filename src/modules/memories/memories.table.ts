@@ -32,4 +32,13 @@ export interface WorkspaceAiSettingsTable {
   updated_at: string;
 }
 
-export type MemoryRow = Selectable<MemoriesTable>;
+/**
+ * A memory as the module hands it out: `metadata` parsed, and the vector (large, and only
+ * ever compared inside the module) left in the database; `has_embedding` says whether one is stored.
+ */
+export interface MemoryRow extends Omit<Selectable<MemoriesTable>, 'embedding' | 'metadata'> {
+  metadata: Record<string, unknown>;
+  has_embedding: boolean;
+}
+
+export type WorkspaceAiSettingsRow = Selectable<WorkspaceAiSettingsTable>;

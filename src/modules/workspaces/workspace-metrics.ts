@@ -5,6 +5,7 @@ import { countUsableAccountsByWorkspace } from '../accounts/accounts.repository.
 import { countVisibleAgentsByWorkspace } from '../agents/agents.repository.js';
 import { countAccountsByWorkspace, countContactsByWorkspace } from '../customer-accounts/customer-accounts.repository.js';
 import { countVisibleMediaByWorkspace } from '../media/media.repository.js';
+import { countVisibleMemoriesByWorkspace } from '../memories/memories.repository.js';
 import { countVisibleMessagesByWorkspace, countVisibleThreadsByWorkspace } from '../threads/threads.repository.js';
 import { countVisiblePromptsByWorkspace } from '../prompts/prompts.repository.js';
 
@@ -27,6 +28,8 @@ export const WORKSPACE_COUNTERS = {
   agents: (db, userId, workspaceIds) => countVisibleAgentsByWorkspace(db, userId, workspaceIds),
   /** Uploaded files the user sees in the media list: their own; all of them where they are an admin. */
   media: (db, userId, workspaceIds) => countVisibleMediaByWorkspace(db, userId, workspaceIds),
+  /** Memories the user sees: their own, and the agent-wide ones of agents they can see (admins: all). */
+  memories: (db, userId, workspaceIds) => countVisibleMemoriesByWorkspace(db, userId, workspaceIds),
   /** Threads the user may read (their own and the workspace-visible ones), and their messages. */
   threads: (db, userId, workspaceIds) => countVisibleThreadsByWorkspace(db, userId, workspaceIds),
   messages: (db, userId, workspaceIds) => countVisibleMessagesByWorkspace(db, userId, workspaceIds),
