@@ -202,6 +202,7 @@ describe.each(DIALECTS)('agents on %s', (dialect) => {
       const before = (await t.ctx.db.kysely.selectFrom('agents').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
       const cases: Array<[Record<string, unknown>, unknown]> = [
         [{}, { name: ['The name field is required.'] }],
+        [{ name: '   ' }, { name: ['The name field is required.'] }],
         [{ name: 'x', llm_uuid: llmId }, { account_uuid: ['The account uuid field is required.'] }],
         [{ name: 'x', account_uuid: openaiAccountId }, { llm_uuid: ['The llm uuid field is required.'] }],
         [{ name: 'x', llm_uuid: UNKNOWN, account_uuid: openaiAccountId }, { llm_uuid: ['The selected llm uuid is invalid.'] }],

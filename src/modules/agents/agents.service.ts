@@ -88,6 +88,13 @@ async function checkTools(db: Executor, scope: WorkspaceScope, toolIds: string[]
   return ids;
 }
 
+/** The name without surrounding white space; one made only of spaces is missing. */
+function nameOf(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed === '') throw fieldError('name', 'The name field is required.');
+  return trimmed;
+}
+
 function checkMaxSteps(ctx: AppContext, maxSteps: number | undefined): void {
   const limit = ctx.config.model.maxSteps;
   if (maxSteps !== undefined && maxSteps > limit) {
@@ -98,6 +105,7 @@ function checkMaxSteps(ctx: AppContext, maxSteps: number | undefined): void {
 export async function createAgent(ctx: AppContext, scope: WorkspaceScope, input: CreateAgentInput): Promise<AgentResource> {
   if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
   const db = ctx.db.kysely;
+  const name = nameOf(input.name);
   checkMaxSteps(ctx, input.settings?.max_steps);
   const llmId = input.llm_uuid?.toLowerCase() ?? null;
   const accountId = input.account_uuid?.toLowerCase() ?? null;
@@ -108,7 +116,7 @@ export async function createAgent(ctx: AppContext, scope: WorkspaceScope, input:
     id: newId(),
     workspace_id: scope.workspaceId,
     user_id: scope.userId,
-    name: input.name.trim(),
+    name,
     description: input.description ?? null,
     instructions: input.instructions ?? '',
     llm_id: llmId,
@@ -156,7 +164,7 @@ export async function updateAgent(ctx: AppContext, scope: WorkspaceScope, id: st
     const toolScope: WorkspaceScope = { workspaceId: current.workspace_id, userId: owner.userId, role: scope.role };
     changes.tools = toJson(await checkTools(db, toolScope, input.tools));
   }
-  if (input.name !== undefined) changes.name = input.name.trim();
+  if (input.name !== undefined) changes.name = nameOf(input.name);
   if (input.description !== undefined) changes.description = input.description;
   if (input.instructions !== undefined) changes.instructions = input.instructions;
   if (input.memory !== undefined) changes.memory = toJson({ ...agentMemoryOf(current), ...input.memory });
