@@ -1,7 +1,8 @@
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutboundBlockedError, OutboundGuard, OutboundNetworkError, OutboundTimeoutError } from '../../src/lib/outbound/outbound-client.js';
 import { createGuardedFetch } from '../../src/lib/outbound/guarded-fetch.js';
-import { sendJson, startFakeServer, type FakeServer } from '../fakes/http-fake.js';
+import { sendJson, startFakeServer, type FakeRequest, type FakeServer } from '../fakes/http-fake.js';
 
 describe('guarded fetch', () => {
   let server: FakeServer;
@@ -12,7 +13,10 @@ describe('guarded fetch', () => {
   beforeAll(async () => {
     other = await startFakeServer((request, response) => sendJson(response, 200, { authorization: request.headers.authorization ?? null, path: request.path }));
     server = await startFakeServer(async (request, response) => {
-      switch (request.path) {
+      await answer(request.path, request, response);
+    });
+    async function answer(path: string, request: FakeRequest, response: ServerResponse): Promise<unknown> {
+      switch (path) {
         case '/json':
           return sendJson(response, 200, { method: request.method, body: request.body, type: request.headers['content-type'] ?? null, x: request.headers['x-test'] ?? null });
         case '/stream':
@@ -45,7 +49,7 @@ describe('guarded fetch', () => {
         default:
           return sendJson(response, 404, { message: 'nope' });
       }
-    });
+    }
   });
   afterAll(async () => {
     await server.close();
