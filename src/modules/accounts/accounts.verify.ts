@@ -19,6 +19,7 @@ import { accessTokenOf, identityOf, reasonOf, refreshAccessToken } from './accou
 import * as repo from './accounts.repository.js';
 import { credentialsOf, getUsableAccountOrThrow, type AccountCredentials } from './accounts.service.js';
 import type { AccountRow } from './accounts.table.js';
+import { injectCredentials } from './credential-injection.js';
 
 interface ProbeResult {
   response: OutboundResponse;
@@ -130,17 +131,7 @@ async function probe(ctx: AppContext, account: AccountRow, provider: ProviderRow
   if (!url) throw fieldError('base_url', `The base url field is required to verify an account of the ${provider.name} provider.`);
   const headers: Record<string, string> = { accept: 'application/json' };
   const target = new URL(url);
-  if (account.provider_authentication_strategy === 'basic') {
-    headers.authorization = `Basic ${Buffer.from(`${credentials.username ?? ''}:${credentials.password ?? ''}`).toString('base64')}`;
-  } else if (account.provider_authentication_strategy === 'token' && credentials.token) {
-    const type = config.token?.type ?? 'bearer';
-    const key = config.token?.key ?? 'Authorization';
-    if (type === 'query') target.searchParams.set(key, credentials.token);
-    else if (type === 'header') headers[key.toLowerCase()] = credentials.token;
-    else if (type === 'basic') headers.authorization = `Basic ${Buffer.from(`${credentials.token}:`).toString('base64')}`;
-    else headers.authorization = `Bearer ${credentials.token}`;
-  }
-  for (const [name, value] of Object.entries(config.token?.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  injectCredentials({ url: target, headers }, account.provider_authentication_strategy, config, credentials);
   const response = await client.request({ url: target.toString(), headers });
   return {
     response,
