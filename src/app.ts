@@ -23,6 +23,7 @@ import { threadRoutes } from './modules/threads/threads.routes.js';
 import { messageRoutes } from './modules/threads/messages.routes.js';
 import { promptRoutes } from './modules/prompts/prompts.routes.js';
 import { mediaRoutes } from './modules/media/media.routes.js';
+import { toolRoutes } from './modules/tools/tools.routes.js';
 import { memoryRoutes } from './modules/memories/memories.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -120,6 +121,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(messageRoutes(ctx));
   await app.register(promptRoutes(ctx));
   await app.register(mediaRoutes(ctx));
+  await app.register(toolRoutes(ctx));
   await app.register(memoryRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));

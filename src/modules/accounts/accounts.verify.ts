@@ -20,6 +20,8 @@ import * as repo from './accounts.repository.js';
 import { credentialsOf, getUsableAccountOrThrow, type AccountCredentials } from './accounts.service.js';
 import type { AccountRow } from './accounts.table.js';
 import { injectCredentials } from './credential-injection.js';
+import { dropMcpClient, listMcpServerTools, McpRejectedError, McpServerError, type McpServerListing } from '../tools/mcp-client.js';
+import { replaceMcpTools } from '../tools/tools.service.js';
 
 interface ProbeResult {
   response: OutboundResponse;
@@ -162,6 +164,7 @@ export async function verifyAccount(ctx: AppContext, scope: WorkspaceScope, id: 
   const provider = await findProviderById(db, account.provider_id);
   if (!provider) throw new AppError('NOT_FOUND');
   const field = account.provider_authentication_strategy === 'basic' ? 'password' : 'token';
+  if (provider.type === 'mcp_server') return verifyMcpAccount(ctx, account, provider, field);
 
   let result: ProbeResult;
   try {
@@ -211,4 +214,50 @@ export async function verifyAccount(ctx: AppContext, scope: WorkspaceScope, id: 
     if (models) await replaceDiscoveredModels(trx, { workspaceId: account.workspace_id, accountId: account.id, providerId: provider.id }, models);
     return updated;
   });
+}
+
+/**
+ * An MCP server account: connects to its base URL with the account's credentials, initializes,
+ * and lists the server's tools (every page), which replace the account's stored MCP tools in the
+ * transaction that records the verification.
+ */
+async function verifyMcpAccount(ctx: AppContext, account: AccountRow, provider: ProviderRow, field: string): Promise<AccountRow> {
+  const db = ctx.db.kysely;
+  let listing: McpServerListing;
+  try {
+    listing = await listMcpServerTools(ctx, account, provider);
+  } catch (error) {
+    if (error instanceof McpRejectedError) {
+      const at = now();
+      await repo.updateAccount(db, account.workspace_id, account.id, {
+        verification_status: 'failed',
+        verification_error: error.reason,
+        verified_at: at,
+        updated_at: at,
+      });
+      throw new AppError('VALIDATION', `The provider rejected the credentials: ${error.reason}`, { fields: { [field]: [error.reason] } });
+    }
+    if (error instanceof OutboundBlockedError) throw fieldError('base_url', error.message);
+    if (error instanceof OutboundTimeoutError || error instanceof OutboundNetworkError) {
+      throw new AppError('BAD_GATEWAY', `The provider could not be reached: ${error.message}`, { cause: error });
+    }
+    if (error instanceof McpServerError) throw new AppError('BAD_GATEWAY', error.message, { cause: error });
+    throw error;
+  }
+  const at = now();
+  const base = account.base_url ?? providerMetadata(provider).default_base_url ?? '';
+  const identity = `${listing.serverName ?? 'mcp'}@${new URL(base).host}`;
+  const updated = await db.transaction().execute(async (trx) => {
+    const row = await repo.updateAccount(trx, account.workspace_id, account.id, {
+      provider_account_id: identity.slice(0, 255),
+      verification_status: 'verified',
+      verification_error: null,
+      verified_at: at,
+      updated_at: at,
+    });
+    await replaceMcpTools(trx, row, provider, listing.tools);
+    return row;
+  });
+  dropMcpClient(ctx, account.id);
+  return updated;
 }
