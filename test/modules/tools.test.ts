@@ -171,6 +171,18 @@ describe.each(DIALECTS)('tools on %s', (dialect) => {
       expect(first.input_schema.type).toBe('object');
     });
 
+    it('has the memory tools and the customer-accounts tools as built-ins', async () => {
+      const response = await t.request({ url: '/api/v1/tools?filter[kind]=builtin&per_page=100', ...as(owner) });
+      expect(response.body.meta.total).toBe(9);
+      expect(response.body.data.map((tool: any) => [tool.group, tool.name])).toEqual([
+        ['memory', 'memory_save'],
+        ['memory', 'memory_search'],
+        ...customerAccountsTools.map((tool) => ['customer_accounts', tool.name]),
+      ].sort((a, b) => a[1]!.localeCompare(b[1]!)));
+      const memory = await t.request({ url: '/api/v1/tools/01980000-0000-7000-8002-000000000001', ...as(owner) });
+      expect(memory.body.data).toMatchObject({ kind: 'builtin', group: 'memory', name: 'memory_save' });
+    });
+
     it('retrieves a built-in tool, and answers 404 for an unknown uuid', async () => {
       const create = customerAccountsTools.find((tool) => tool.name === 'create_customer_account')!;
       const found = await t.request({ url: `/api/v1/tools/${create.uuid}`, ...as(viewer) });
