@@ -45,6 +45,8 @@ export interface FakeMcpServer {
   initializations: number;
   /** Every HTTP request, in order. */
   requests: Array<{ method: string; headers: IncomingMessage['headers'] }>;
+  /** Ends every session, as a restarted server would: their next request answers 404. */
+  forgetSessions(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -181,6 +183,11 @@ export async function startFakeMcpServer(options: FakeMcpServerOptions = {}): Pr
     requests,
     get initializations() {
       return state.initializations;
+    },
+    forgetSessions: async () => {
+      const open = [...transports.values()];
+      transports.clear();
+      for (const transport of open) await transport.close().catch(() => undefined);
     },
     close: async () => {
       for (const transport of transports.values()) await transport.close().catch(() => undefined);

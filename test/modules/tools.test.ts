@@ -617,6 +617,18 @@ describe.each(DIALECTS)('tools on %s', (dialect) => {
       ]);
     });
 
+    it('reconnects once when the server has forgotten the session', async () => {
+      const tool = (await t.request({ url: `/api/v1/tools?filter[account]=${mcpAccount}&search=weather`, ...as(owner) })).body.data[0];
+      const [resolved] = await resolveRunTools(runOf(owner, 'owner'), [tool.uuid]);
+      await resolved!.execute({ city: 'Turku' }, call());
+      const sessions = mcp.initializations;
+
+      await mcp.forgetSessions();
+
+      expect(await resolved!.execute({ city: 'Vaasa' }, call())).toMatchObject({ city: 'Vaasa' });
+      expect(mcp.initializations - sessions).toBe(1);
+    });
+
     it('answers 422 when the server rejects the credentials, and marks the account failed', async () => {
       const account = await createAccount(owner, { provider_uuid: mcpProvider, token: 'wrong-token', base_url: mcp.url });
       const response = await verify(owner, account);

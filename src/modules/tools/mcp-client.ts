@@ -98,9 +98,9 @@ function translate(error: unknown, connection: Pick<Connection, 'lastFailure' | 
   }
   const { secrets, url } = connection.endpoint;
   const failure = connection.lastFailure();
-  if (error instanceof StreamableHTTPError || (failure && error instanceof Error && /HTTP|POST|SSE/.test(error.message))) {
-    const status = error instanceof StreamableHTTPError && error.code !== undefined && error.code > 0 ? error.code : (failure?.status ?? 0);
-    const reason = failure && failure.status === status ? reasonOfBody(failure.text, status, secrets) : scrubSecrets((error as Error).message, secrets);
+  if (error instanceof StreamableHTTPError) {
+    const status = error.code !== undefined && error.code > 0 ? error.code : (failure?.status ?? 0);
+    const reason = failure && failure.status === status ? reasonOfBody(failure.text, status, secrets) : scrubSecrets(error.message, secrets);
     if (status === 401 || status === 403) return new McpRejectedError(status, reason);
     return new McpServerError(`The MCP server answered ${status || 'with an error'}: ${reason}`);
   }
