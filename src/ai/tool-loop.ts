@@ -319,7 +319,7 @@ export async function runTurn(input: TurnInput, observer: TurnObserver, options:
         ...base,
         status: 'failed',
         finishReason: 'timeout',
-        error: `The model did not answer within ${seconds} seconds.`,
+        error: `The model did not answer within ${seconds} second${seconds === 1 ? '' : 's'}.`,
         errorStatus: null,
         errorKind: 'timeout',
       };

@@ -1,0 +1,289 @@
+import type { ModelMessage } from 'ai';
+import type { AppContext } from '../../context.js';
+import { newId } from '../../db/values.js';
+import { AppError, fieldError } from '../../errors.js';
+import { runTurn, type StepRecord } from '../../ai/tool-loop.js';
+import type { RunScope, RunTool } from '../../ai/ports.js';
+import { agentCredentialOwner, agentMemoryOf, agentSettingsOf, agentToolIdsOf, getAgentAccessOrThrow, type AgentRow } from '../agents/access.js';
+import { attachmentParts, loadAttachments } from '../media/media.service.js';
+import type { MediaRow } from '../media/media.table.js';
+import { retrieveMemories } from '../memories/memories.service.js';
+import type { MemoryRow } from '../memories/memories.table.js';
+import { renderTemplate } from '../prompts/template.js';
+import { appendMessages, loadHistory, toMessageResources, type NewMessage } from '../threads/messages.service.js';
+import { createThread, getThreadForRunOrThrow } from '../threads/threads.service.js';
+import type { ThreadRow } from '../threads/threads.table.js';
+import { resolveRunTools } from '../tools/tools.service.js';
+import { can } from '../workspaces/permissions.js';
+import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
+import { toModelConversation, type HistoryMessage, type UserPart } from './conversation.js';
+import { languageModelFor } from './model-call.js';
+import { resolveModelTarget, type ModelTarget } from './model-target.js';
+import type { ActiveRun, PreparedRun, RunOutcome } from './runs.service.js';
+
+/** Messages of the thread sent back to the model with each run. */
+const HISTORY_LIMIT = 50;
+
+export interface AgentRunInput {
+  /** The user's message; a thread run may omit it to answer the conversation as it stands. */
+  input?: string;
+  attachments?: string[];
+  /** Values for `{{ }}` in the agent's instructions. */
+  variables?: Record<string, unknown>;
+}
+
+/** Where the run goes: a thread of the caller's, or a new one the run starts. */
+export type ThreadChoice = { kind: 'existing'; thread: ThreadRow } | { kind: 'new' };
+
+/** `POST /agents/{uuid}/run`: the agent, and the thread named or a new one. */
+export async function prepareAgentRun(
+  ctx: AppContext,
+  scope: WorkspaceScope,
+  agentId: string,
+  body: AgentRunInput & { thread_uuid?: string },
+): Promise<PreparedRun> {
+  if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
+  const { agent } = await getAgentAccessOrThrow(ctx, scope, agentId.toLowerCase(), 'run');
+  let choice: ThreadChoice = { kind: 'new' };
+  if (body.thread_uuid) {
+    const thread = await threadOrFieldError(ctx, scope, body.thread_uuid);
+    if (thread.agent_id !== null && thread.agent_id !== agent.id) throw fieldError('thread_uuid', 'The selected thread belongs to another agent.');
+    choice = { kind: 'existing', thread };
+  }
+  return prepareConversationRun(ctx, scope, agent, choice, body, 'agent');
+}
+
+/** `POST /threads/{uuid}/run`: the thread's agent answers it. */
+export async function prepareThreadRun(ctx: AppContext, scope: WorkspaceScope, threadId: string, body: AgentRunInput): Promise<PreparedRun> {
+  const thread = await getThreadForRunOrThrow(ctx, scope, threadId.toLowerCase());
+  if (!thread.agent_id) throw new AppError('VALIDATION', 'The thread has no agent to answer it: set its agent_uuid first.', { fields: { agent_uuid: ['The thread has no agent to answer it: set its agent_uuid first.'] } });
+  let agent: AgentRow;
+  try {
+    ({ agent } = await getAgentAccessOrThrow(ctx, scope, thread.agent_id, 'run'));
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'NOT_FOUND') throw fieldError('agent_uuid', 'The thread’s agent is no longer available to you.');
+    throw error;
+  }
+  if (!body.input && !body.attachments?.length && thread.message_count === 0) {
+    throw fieldError('content', 'The content field is required when the thread has no messages yet.');
+  }
+  return prepareConversationRun(ctx, scope, agent, { kind: 'existing', thread }, body, 'thread');
+}
+
+async function threadOrFieldError(ctx: AppContext, scope: WorkspaceScope, threadId: string): Promise<ThreadRow> {
+  try {
+    return await getThreadForRunOrThrow(ctx, scope, threadId.toLowerCase());
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'NOT_FOUND') throw fieldError('thread_uuid', 'The selected thread uuid is invalid.');
+    throw error;
+  }
+}
+
+async function prepareConversationRun(
+  ctx: AppContext,
+  scope: WorkspaceScope,
+  agent: AgentRow,
+  choice: ThreadChoice,
+  body: AgentRunInput,
+  kind: 'agent' | 'thread',
+): Promise<PreparedRun> {
+  const db = ctx.db.kysely;
+  if (!agent.llm_id || !agent.account_id) {
+    throw fieldError('llm_uuid', 'The agent has no model: set its llm_uuid and account_uuid.');
+  }
+  // The agent runs on its creator's model account, whoever runs it (sharing an agent shares that).
+  const target = await resolveModelTarget(ctx, agentCredentialOwner(agent, scope.userId), { llmId: agent.llm_id, accountId: agent.account_id });
+  const media = body.attachments?.length ? await loadAttachments(db, scope, body.attachments, 'attachments') : [];
+  const inputParts = media.length > 0 ? await attachmentParts(ctx, media, { vision: target.capabilities.vision, name: target.llm.name }, 'attachments') : [];
+  const instructions = body.variables ? await renderInstructions(agent.instructions, body.variables) : agent.instructions;
+  const runId = newId();
+  const state = { threadId: choice.kind === 'existing' ? choice.thread.id : null };
+
+  return {
+    runId,
+    kind,
+    agentId: agent.id,
+    threadId: state.threadId,
+    promptId: null,
+    promptVersion: null,
+    target,
+    beforeClaim:
+      choice.kind === 'new'
+        ? async (trx) => {
+            const thread = await createThread(trx, { workspaceId: scope.workspaceId, userId: scope.userId, agentId: agent.id, name: null });
+            state.threadId = thread.id;
+            return thread.id;
+          }
+        : undefined,
+    afterClaim: body.input || media.length > 0
+      ? async (trx, run) => {
+          await appendMessages(trx, { id: run.thread_id!, workspaceId: scope.workspaceId }, [
+            {
+              role: 'user',
+              content: body.input ?? '',
+              runId: run.id,
+              userId: scope.userId,
+              agentId: agent.id,
+              attachments: media.map((m) => m.id),
+            },
+          ]);
+        }
+      : undefined,
+    execute: (run) => executeConversation(ctx, scope, agent, target, run, { instructions, inputText: body.input ?? '', inputParts }),
+  };
+}
+
+async function renderInstructions(instructions: string, variables: Record<string, unknown>): Promise<string> {
+  try {
+    return await renderTemplate(instructions, variables);
+  } catch (error) {
+    throw fieldError('variables', `The agent's instructions could not be rendered: ${(error as Error).message}`);
+  }
+}
+
+/** The system prompt: the agent's instructions, then what it remembers and its reference material. */
+export function systemPromptOf(instructions: string, threadSystem: string[], facts: MemoryRow[], documents: MemoryRow[]): string {
+  const sections = [instructions.trim(), ...threadSystem.map((s) => s.trim())].filter(Boolean);
+  if (facts.length > 0) {
+    sections.push(`Things you remember (from earlier conversations and training):\n${facts.map((m) => `- ${m.content}`).join('\n')}`);
+  }
+  if (documents.length > 0) {
+    const blocks = documents.map((m) => {
+      const title = (m.metadata && typeof m.metadata === 'object' ? (m.metadata as { title?: unknown }).title : undefined) ?? null;
+      return `${title ? `[${String(title)}]\n` : ''}${m.content}`;
+    });
+    sections.push(`Reference material:\n${blocks.join('\n\n')}`);
+  }
+  return sections.join('\n\n');
+}
+
+/** Few-shot examples from training, as user/assistant pairs before the conversation. */
+export function exampleMessages(examples: MemoryRow[]): ModelMessage[] {
+  return examples.flatMap((m): ModelMessage[] => {
+    const meta = (typeof m.metadata === 'string' ? JSON.parse(m.metadata) : m.metadata) as { input?: unknown; output?: unknown } | null;
+    if (typeof meta?.input !== 'string' || typeof meta.output !== 'string') return [];
+    return [
+      { role: 'user', content: meta.input },
+      { role: 'assistant', content: meta.output },
+    ];
+  });
+}
+
+async function historyParts(ctx: AppContext, message: HistoryMessage, target: ModelTarget): Promise<UserPart[]> {
+  if (message.attachments.length === 0) return [];
+  // Earlier images go to a model that cannot see them as a note instead of a refusal.
+  const visible = target.capabilities.vision ? message.attachments : message.attachments.filter((m: MediaRow) => m.kind !== 'image');
+  const parts: UserPart[] = visible.length > 0 ? await attachmentParts(ctx, visible, { vision: target.capabilities.vision, name: target.llm.name }) : [];
+  const hidden = message.attachments.length - visible.length;
+  if (hidden > 0) parts.push({ type: 'text', text: `[${hidden} image${hidden === 1 ? '' : 's'} not shown: this model does not accept images]` });
+  return parts;
+}
+
+async function executeConversation(
+  ctx: AppContext,
+  scope: WorkspaceScope,
+  agent: AgentRow,
+  target: ModelTarget,
+  run: ActiveRun,
+  turn: { instructions: string; inputText: string; inputParts: UserPart[] },
+): Promise<RunOutcome> {
+  const db = ctx.db.kysely;
+  const threadId = run.threadId!;
+  const settings = agentSettingsOf(agent);
+  const memory = agentMemoryOf(agent);
+  const runScope: RunScope = { ctx, scope, runId: run.id, agentId: agent.id, threadId };
+
+  const history = await loadHistory(db, threadId, HISTORY_LIMIT);
+  const [tools, memories] = await Promise.all([
+    target.capabilities.tools ? resolveRunTools(runScope, agentToolIdsOf(agent)) : Promise.resolve<RunTool[]>([]),
+    memory.enabled ? recall(ctx, scope, agent, turn.inputText || lastUserText(history), memory.retrieve_limit) : undefined,
+  ]);
+  // The input's own attachments are already parts; history re-reads files only for older messages.
+  const partsByMessage = new Map<string, UserPart[]>();
+  for (const message of history) {
+    if (message.role === 'user' && message.run_id === run.id) partsByMessage.set(message.id, turn.inputParts);
+    else if (message.role === 'user') partsByMessage.set(message.id, await historyParts(ctx, message, target));
+  }
+  const conversation = toModelConversation(history, (message) => partsByMessage.get(message.id) ?? []);
+  const system = systemPromptOf(turn.instructions, conversation.system, memories?.facts ?? [], memories?.documents ?? []);
+  const messages = [...exampleMessages(memories?.examples ?? []), ...conversation.messages];
+
+  const thread = { id: threadId, workspaceId: scope.workspaceId };
+  const result = await runTurn(
+    {
+      model: languageModelFor(ctx, target),
+      system: system || undefined,
+      messages,
+      tools,
+      maxSteps: Math.min(settings.max_steps, ctx.config.model.maxSteps),
+      temperature: settings.temperature,
+      maxOutputTokens: settings.max_tokens,
+      stepTimeoutMs: ctx.config.model.timeoutMs,
+      prices: target.prices,
+      signal: run.signal,
+      secrets: [target.apiKey],
+    },
+    {
+      newMessageId: () => newId(),
+      onTextDelta: (messageId, delta) => run.emit('message.delta', { message_uuid: messageId, delta }),
+      onToolCall: (messageId, call) => run.emit('tool.call', { message_uuid: messageId, tool_call_id: call.id, name: call.name, input: call.input }),
+      onToolResult: (messageId, result) =>
+        run.emit('tool.result', { message_uuid: messageId, tool_call_id: result.toolCallId, name: result.name, output: result.output, is_error: result.isError }),
+      onStepFinish: async (step) => {
+        const rows = await db.transaction().execute((trx) => appendMessages(trx, thread, stepMessages(step, run.id, agent.id, target)));
+        const [message] = await toMessageResources(db, rows.slice(0, 1), run.baseUrl);
+        run.emit('message.completed', { message, usage: message?.usage ?? null });
+      },
+    },
+    { onUnexpectedToolError: (tool, error) => ctx.log.error({ err: error, tool: tool.uuid, run: run.id }, 'a tool failed unexpectedly') },
+  );
+  return { turn: result, output: result.text };
+}
+
+/** One step as stored: the assistant's message (text and calls), then each tool result. */
+function stepMessages(step: StepRecord, runId: string, agentId: string, target: ModelTarget): NewMessage[] {
+  const assistant: NewMessage = {
+    id: step.messageId,
+    role: 'assistant',
+    content: step.text,
+    runId,
+    agentId,
+    toolCalls: step.toolCalls.length > 0 ? step.toolCalls.map((c) => ({ id: c.id, name: c.name, input: c.input })) : null,
+    status: step.status,
+    llmId: target.llm.id,
+    modelId: target.llm.model_id,
+    inputTokens: step.usage.inputTokens,
+    outputTokens: step.usage.outputTokens,
+    cost: step.usage.cost,
+    latencyMs: step.latencyMs,
+    metadata: { finish_reason: step.finishReason },
+  };
+  const results = step.toolResults.map(
+    (r): NewMessage => ({
+      role: 'tool',
+      content: typeof r.output === 'string' ? r.output : JSON.stringify(r.output ?? null),
+      runId,
+      agentId,
+      toolResult: { tool_call_id: r.toolCallId, name: r.name, output: r.output, is_error: r.isError },
+      status: 'completed',
+    }),
+  );
+  return [assistant, ...results];
+}
+
+function lastUserText(history: HistoryMessage[]): string {
+  return [...history].reverse().find((m) => m.role === 'user')?.content ?? '';
+}
+
+/**
+ * Memories for this turn: the caller's own with this agent (in the workspace the run acts in)
+ * and the agent's training (in the agent's workspace, which differs for a shared agent).
+ */
+async function recall(ctx: AppContext, scope: WorkspaceScope, agent: AgentRow, text: string, limit: number) {
+  const own = await retrieveMemories(ctx, { workspaceId: scope.workspaceId, agentId: agent.id, userId: scope.userId, text, limit });
+  if (agent.workspace_id === scope.workspaceId) return { facts: own.facts.map((m) => m.row), examples: own.examples.map((m) => m.row), documents: own.documents.map((m) => m.row) };
+  const trained = await retrieveMemories(ctx, { workspaceId: agent.workspace_id, agentId: agent.id, userId: 0, text, limit });
+  const merge = (a: Array<{ row: MemoryRow; score: number }>, b: Array<{ row: MemoryRow; score: number }>) =>
+    [...a, ...b].sort((x, y) => y.score - x.score).slice(0, limit).map((m) => m.row);
+  return { facts: merge(own.facts, trained.facts), examples: merge(own.examples, trained.examples), documents: merge(own.documents, trained.documents) };
+}
