@@ -23,8 +23,9 @@ import { threadRoutes } from './modules/threads/threads.routes.js';
 import { messageRoutes } from './modules/threads/messages.routes.js';
 import { promptRoutes } from './modules/prompts/prompts.routes.js';
 import { mediaRoutes } from './modules/media/media.routes.js';
-import { toolRoutes } from './modules/tools/tools.routes.js';
 import { memoryRoutes } from './modules/memories/memories.routes.js';
+import { toolRoutes } from './modules/tools/tools.routes.js';
+import { runRoutes } from './modules/runs/runs.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { VERSION } from './version.js';
@@ -121,8 +122,9 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(messageRoutes(ctx));
   await app.register(promptRoutes(ctx));
   await app.register(mediaRoutes(ctx));
-  await app.register(toolRoutes(ctx));
   await app.register(memoryRoutes(ctx));
+  await app.register(toolRoutes(ctx));
+  await app.register(runRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
   return app;
