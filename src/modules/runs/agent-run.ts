@@ -9,7 +9,7 @@ import { attachmentParts, loadAttachments } from '../media/media.service.js';
 import type { MediaRow } from '../media/media.table.js';
 import { retrieveMemories } from '../memories/memories.service.js';
 import type { MemoryRow } from '../memories/memories.table.js';
-import { renderTemplate } from '../prompts/template.js';
+import { parseTemplate, renderTemplate } from '../prompts/template.js';
 import { appendMessages, loadHistory, toMessageResources, type NewMessage } from '../threads/messages.service.js';
 import { createThread, getThreadForRunOrThrow } from '../threads/threads.service.js';
 import type { ThreadRow } from '../threads/threads.table.js';
@@ -95,7 +95,7 @@ async function prepareConversationRun(
   const target = await resolveModelTarget(ctx, agentCredentialOwner(agent, scope.userId), { llmId: agent.llm_id, accountId: agent.account_id });
   const media = body.attachments?.length ? await loadAttachments(db, scope, body.attachments, 'attachments') : [];
   const inputParts = media.length > 0 ? await attachmentParts(ctx, media, { vision: target.capabilities.vision, name: target.llm.name }, 'attachments') : [];
-  const instructions = body.variables ? await renderInstructions(agent.instructions, body.variables) : agent.instructions;
+  const instructions = await renderInstructions(agent.instructions, body.variables ?? {});
   const runId = newId();
   const state = { threadId: choice.kind === 'existing' ? choice.thread.id : null };
 
@@ -133,9 +133,20 @@ async function prepareConversationRun(
   };
 }
 
+/**
+ * Instructions are a LiquidJS template over the run's `variables` (`{{ customer | default: … }}`).
+ * Instructions that do not parse as a template are plain text and go to the model as written.
+ */
 async function renderInstructions(instructions: string, variables: Record<string, unknown>): Promise<string> {
+  if (!instructions.includes('{')) return instructions;
+  let parsed: ReturnType<typeof parseTemplate>;
   try {
-    return await renderTemplate(instructions, variables);
+    parsed = parseTemplate(instructions);
+  } catch {
+    return instructions;
+  }
+  try {
+    return await renderTemplate(parsed, variables);
   } catch (error) {
     throw fieldError('variables', `The agent's instructions could not be rendered: ${(error as Error).message}`);
   }
