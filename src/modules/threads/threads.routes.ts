@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
 import { pageRequestOf, pageResponse } from '../../http/pagination.js';
-import { Page, platformErrors } from '../../http/schemas.js';
+import { MessageResponse, Page, platformErrors } from '../../http/schemas.js';
 import { workspaceScopeOf } from '../../http/workspace-context.js';
 import { CreateThreadBody, Thread, ThreadEnvelope, ThreadListQuery, ThreadParams, UpdateThreadBody } from './threads.schemas.js';
 import * as threads from './threads.service.js';
@@ -89,9 +89,9 @@ export function threadRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         tags,
         operationId: 'deleteThread',
         summary: 'Delete a Thread',
-        description: 'Its owner, or an admin or owner of the workspace who can see it. Deletes its messages and runs.',
+        description: 'Its owner, or an admin or owner of the workspace who can see it. Deletes its messages and runs; 409 while a run is in progress (cancel it first).',
         params: ThreadParams,
-        response: { 204: noContent, ...platformErrors },
+        response: { 204: noContent, 409: MessageResponse, ...platformErrors },
       },
       handler: async (request, reply) => {
         const scope = await workspaceScopeOf(ctx, request);

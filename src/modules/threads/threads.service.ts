@@ -3,6 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest, type PageResult } from '../../db/paging.js';
 import { fromJson, newId, now, toJson } from '../../db/values.js';
+import { findActiveRunOfThread } from '../runs/runs.repository.js';
 import { AppError, fieldError } from '../../errors.js';
 import { getAgentAccessOrThrow, toAgentLeaf } from '../agents/access.js';
 import { findUsersByIds } from '../users/users.repository.js';
@@ -189,5 +190,8 @@ export async function deleteThread(ctx: AppContext, scope: WorkspaceScope, threa
   const thread = await getVisibleThreadOrThrow(ctx, scope, threadId);
   const moderator = scope.role === 'admin' || scope.role === 'owner';
   if (!can(scope.role, 'write') || (thread.user_id !== scope.userId && !moderator)) throw new AppError('FORBIDDEN');
+  // Deleting under a live run would pull its thread away mid-write; cancel it first.
+  const active = await findActiveRunOfThread(ctx.db.kysely, scope.workspaceId, thread.id);
+  if (active && active.lease_expires_at !== null && active.lease_expires_at > now()) throw new AppError('CONFLICT', `The thread has a run in progress (${active.id}): cancel it first.`);
   await repo.deleteThread(ctx.db.kysely, scope.workspaceId, threadId);
 }
