@@ -34,6 +34,12 @@ export interface RunScope {
   runId: string;
   agentId: string | null;
   threadId: string | null;
+  /**
+   * Whose catalog and credentials the agent's HTTP and MCP tools use: the agent's creator in the
+   * agent's workspace (an agent shared elsewhere keeps its own tools). Built-in tools always act
+   * as the caller in `scope`. Defaults to `scope`.
+   */
+  toolOwner?: { workspaceId: string; userId: number };
 }
 
 /**

@@ -202,7 +202,7 @@ async function executeConversation(
   const threadId = run.threadId!;
   const settings = agentSettingsOf(agent);
   const memory = agentMemoryOf(agent);
-  const runScope: RunScope = { ctx, scope, runId: run.id, agentId: agent.id, threadId };
+  const runScope: RunScope = { ctx, scope, runId: run.id, agentId: agent.id, threadId, toolOwner: agentCredentialOwner(agent, scope.userId) };
 
   const history = await loadHistory(db, threadId, HISTORY_LIMIT);
   const [tools, memories] = await Promise.all([

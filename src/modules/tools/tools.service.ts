@@ -417,7 +417,10 @@ function builtinRunTool(tool: BuiltinToolDefinition, run: RunScope, name: string
  */
 export async function resolveRunTools(run: RunScope, toolIds: string[]): Promise<RunTool[]> {
   const db = run.ctx.db.kysely;
-  const stored = await usableStoredTools(db, run.scope, toolIds);
+  // Stored tools belong to the agent's side: its creator's catalog and credentials.
+  const owner = run.toolOwner ? { ...run.scope, ...run.toolOwner } : run.scope;
+  const ownerRun: RunScope = { ...run, scope: owner };
+  const stored = await usableStoredTools(db, owner, toolIds);
   const providers = new Map((await findProvidersByIds(db, [...stored.values()].map((row) => row.provider_id))).map((p) => [p.id, p]));
   const used = new Set<string>();
   const seen = new Set<string>();
@@ -440,7 +443,7 @@ export async function resolveRunTools(run: RunScope, toolIds: string[]): Promise
       name: uniqueName(row.name, used),
       description: row.description || row.display_name,
       inputSchema,
-      execute: (input, call) => (row.kind === 'http' ? runHttpTool(run, row, provider, input, call) : runMcpTool(run, row, provider, input, call)),
+      execute: (input, call) => (row.kind === 'http' ? runHttpTool(ownerRun, row, provider, input, call) : runMcpTool(ownerRun, row, provider, input, call)),
     });
   }
   return tools;
