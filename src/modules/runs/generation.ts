@@ -1,4 +1,4 @@
-import { generateText, Output } from 'ai';
+import { generateText, NoObjectGeneratedError, Output } from 'ai';
 import type { AppContext } from '../../context.js';
 import { newId, now, toJson } from '../../db/values.js';
 import { AppError } from '../../errors.js';
@@ -75,6 +75,12 @@ export async function generateOnce(
       maxOutputTokens: request.maxOutputTokens,
       abortSignal: AbortSignal.timeout(ctx.config.model.timeoutMs),
       ...(request.json && target.capabilities.json ? { output: Output.json() } : {}),
+    }).catch((error: unknown) => {
+      // JSON mode's parse failure still carries the answer: the caller judges it.
+      if (NoObjectGeneratedError.isInstance(error) && error.text !== undefined && error.usage) {
+        return { text: error.text, usage: error.usage, finishReason: error.finishReason ?? 'stop' };
+      }
+      throw error;
     });
     const inputTokens = result.usage.inputTokens ?? 0;
     const outputTokens = result.usage.outputTokens ?? 0;
