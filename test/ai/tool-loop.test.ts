@@ -199,6 +199,36 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
     expect(r.steps[0]).toMatchObject({ status: 'incomplete', text: 'one two three ' });
   });
 
+  it('hands the model a generic message when a tool fails unexpectedly, and reports the failure', async () => {
+    const crashing: RunTool = { ...broken, name: 'crashing', execute: async () => Promise.reject(new TypeError('cannot read x of undefined')) };
+    openai.script([{ toolCalls: [{ name: 'crashing', input: {} }] }, { text: 'Sorry.' }]);
+    const r = recorder();
+    const unexpected: string[] = [];
+    const result = await runTurn(input({ tools: [crashing] }), r.observer, { onUnexpectedToolError: (tool, error) => unexpected.push(`${tool.name}: ${(error as Error).message}`) });
+    expect(result.status).toBe('completed');
+    expect(r.results[0]).toMatchObject({ isError: true, output: { error: 'The tool failed unexpectedly.' } });
+    expect(unexpected).toEqual(['crashing: cannot read x of undefined']);
+  });
+
+  it('reaches Mistral, Groq and Ollama through their providers on the same wire format', async () => {
+    const keyless = await startFakeOpenAi({ apiKey: '' });
+    try {
+      for (const model of [
+        languageModelOf(spec({ providerSlug: 'mistral' })),
+        languageModelOf(spec({ providerSlug: 'groq' })),
+        languageModelOf({ api: 'ollama', providerSlug: 'ollama', baseUrl: keyless.url, apiKey: null, modelId: 'llama3.2' }),
+      ]) {
+        openai.script([{ text: 'pong' }]);
+        keyless.script([{ text: 'pong' }]);
+        const result = await runTurn(input({ model, tools: [] }), recorder().observer);
+        expect(result).toMatchObject({ status: 'completed', text: 'pong' });
+      }
+      expect(keyless.chatBodies().at(-1)!.model).toBe('llama3.2');
+    } finally {
+      await keyless.close();
+    }
+  });
+
   it('speaks Anthropic’s Messages API: streamed text, tool_use and tool_result', async () => {
     anthropic.script([
       { toolCalls: [{ name: 'get_weather', input: { city: 'Rome' } }], usage: { input: 40, output: 8 } },
