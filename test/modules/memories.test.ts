@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ToolError, type RunScope } from '../../src/ai/ports.js';
 import { newId, now, toJson } from '../../src/db/values.js';
+import { decodeVector } from '../../src/modules/memories/memories.embeddings.js';
 import { retrieveMemories, storeMemories, type NewMemory } from '../../src/modules/memories/memories.service.js';
 import { memoryTools } from '../../src/modules/memories/memory-tools.js';
 import type { WorkspaceScope } from '../../src/modules/workspaces/workspaces.service.js';
@@ -486,8 +487,7 @@ describe.each(DIALECTS)('memories on %s', (dialect) => {
       expect(espresso!.has_embedding).toBe(true);
       const stored = await storedRow(espresso!.id);
       expect(stored!.embedding_model).toBe('fake-embed-small');
-      const vector = typeof stored!.embedding === 'string' ? JSON.parse(stored!.embedding) : stored!.embedding;
-      expect(vector).toEqual(embeddings.vectorOf('The user likes a double espresso every morning.'));
+      expect([...decodeVector(stored!.embedding!)]).toEqual(embeddings.vectorOf('The user likes a double espresso every morning.'));
 
       const text = 'Which beverage should I order?';
       const textOnly = await t.request({ url: `/api/v1/memories?filter[agent]=${agent}&search=${encodeURIComponent(text)}`, token: owner.token });
@@ -506,8 +506,7 @@ describe.each(DIALECTS)('memories on %s', (dialect) => {
       const updated = await t.request({ method: 'PUT', url: `/api/v1/memories/${data.uuid}`, token: owner.token, body: { content: 'The team prefers a holiday in spring.' } });
       expect(updated.body.data.has_embedding).toBe(true);
       const stored = await storedRow(data.uuid);
-      const vector = typeof stored!.embedding === 'string' ? JSON.parse(stored!.embedding) : stored!.embedding;
-      expect(vector).toEqual(embeddings.vectorOf('The team prefers a holiday in spring.'));
+      expect([...decodeVector(stored!.embedding!)]).toEqual(embeddings.vectorOf('The team prefers a holiday in spring.'));
       const found = await retrieveMemories(t.ctx, { workspaceId, agentId: agent, userId: owner.user.id, text: 'vacation plans', limit: 1 });
       expect(found.facts[0]!.row.id).toBe(data.uuid);
     });

@@ -235,11 +235,12 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('tool', 'training', 'api')`))
     .addColumn('content', 'text', (c) => c.notNull())
     .addColumn('metadata', t.json, (c) => c.notNull())
-    // A JSON array of numbers, present when the workspace has an embedding model.
-    .addColumn('embedding', t.json)
     .addColumn('embedding_model', 'text')
     .addColumn('created_at', t.timestamp, (c) => c.notNull())
     .addColumn('updated_at', t.timestamp, (c) => c.notNull())
+    // Little-endian float32 vector, present when the workspace has an embedding model. Last, so
+    // SQLite reads every other column without loading the vector's overflow pages.
+    .addColumn('embedding', dialect === 'postgres' ? 'bytea' : 'blob')
     .execute();
   await run(sql`create index memories_agent_index on memories (workspace_id, agent_id, id)`);
   await run(sql`create index memories_user_index on memories (workspace_id, user_id, id)`);

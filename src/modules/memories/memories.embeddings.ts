@@ -103,6 +103,21 @@ const vectors = new LRUCache<string, { updatedAt: string; vector: Float32Array }
   sizeCalculation: (entry) => entry.vector.byteLength + 64,
 });
 
+/** A vector as stored: little-endian float32, 4 bytes a dimension. */
+export function encodeVector(values: ArrayLike<number>): Buffer {
+  const buffer = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) buffer.writeFloatLE(values[i]!, i * 4);
+  return buffer;
+}
+
+export function decodeVector(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const vector = new Float32Array(Math.floor(bytes.byteLength / 4));
+  for (let i = 0; i < vector.length; i++) vector[i] = view.getFloat32(i * 4, true);
+  return vector;
+}
+
+/** The vector scaled to length 1, so cosine similarity is a dot product. */
 export function unitVector(values: ArrayLike<number>): Float32Array {
   const vector = Float32Array.from(values);
   let norm = 0;
@@ -114,9 +129,20 @@ export function unitVector(values: ArrayLike<number>): Float32Array {
 
 function dot(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return -1;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
-  return sum;
+  // Four running sums: fewer dependent additions, measurably faster over thousands of vectors.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const end = a.length - (a.length % 4);
+  for (let i = 0; i < end; i += 4) {
+    s0 += a[i]! * b[i]!;
+    s1 += a[i + 1]! * b[i + 1]!;
+    s2 += a[i + 2]! * b[i + 2]!;
+    s3 += a[i + 3]! * b[i + 3]!;
+  }
+  for (let i = end; i < a.length; i++) s0 += a[i]! * b[i]!;
+  return s0 + s1 + s2 + s3;
 }
 
 /** The stored unit vectors of these memories, from the cache or (once) from the database. */
@@ -134,7 +160,8 @@ export async function vectorsOf(
   }
   for (let i = 0; i < missing.length; i += 500) {
     for (const row of await repo.embeddingsByIds(db, workspaceId, missing.slice(i, i + 500))) {
-      const vector = unitVector(row.embedding);
+      if (!row.embedding) continue;
+      const vector = unitVector(decodeVector(row.embedding));
       vectors.set(row.id, { updatedAt: row.updated_at, vector });
       found.set(row.id, vector);
     }
@@ -142,12 +169,12 @@ export async function vectorsOf(
   return found;
 }
 
-/** Candidates ordered by cosine similarity to the query, best first. */
-export function rankBySimilarity<T extends { id: string }>(query: Float32Array, candidates: T[], stored: Map<string, Float32Array>): Array<T & { similarity: number }> {
-  return candidates
-    .flatMap((candidate) => {
-      const vector = stored.get(candidate.id);
-      return vector ? [{ ...candidate, similarity: dot(query, vector) }] : [];
-    })
-    .sort((a, b) => b.similarity - a.similarity);
+/** Candidates ordered by cosine similarity to the query, best first (those without a vector left out). */
+export function rankBySimilarity<T extends { id: string }>(query: Float32Array, candidates: T[], stored: Map<string, Float32Array>): T[] {
+  const scored: Array<{ candidate: T; similarity: number }> = [];
+  for (const candidate of candidates) {
+    const vector = stored.get(candidate.id);
+    if (vector) scored.push({ candidate, similarity: dot(query, vector) });
+  }
+  return scored.sort((a, b) => b.similarity - a.similarity).map((s) => s.candidate);
 }

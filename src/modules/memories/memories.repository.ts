@@ -147,13 +147,7 @@ function recallable(db: Executor, scope: RecallScope) {
  * Full-text matches of each type, best first, at most `perType` of each (a window over the
  * ranked matches, so one query serves all three types).
  */
-export async function rankByText(
-  db: Executor,
-  dialect: Dialect,
-  scope: RecallScope,
-  terms: string[],
-  perType: number,
-): Promise<Array<MemoryRow & { score: number }>> {
+export function rankByTextQuery(db: Executor, dialect: Dialect, scope: RecallScope, terms: string[], perType: number) {
   let ranked;
   if (dialect === 'postgres') {
     const ts = sql`to_tsquery('english', ${tsQuery(terms)})`;
@@ -176,13 +170,17 @@ export async function rankByText(
     .selectFrom(ranked.as('r'))
     .selectAll('r')
     .select(sql<number>`row_number() over (partition by r.type order by r.score desc, r.id desc)`.as('place'));
-  const rows = await db
-    .selectFrom(numbered.as('w'))
-    .selectAll('w')
-    .where('w.place', '<=', perType)
-    .orderBy('w.score', 'desc')
-    .orderBy('w.id', 'desc')
-    .execute();
+  return db.selectFrom(numbered.as('w')).selectAll('w').where('w.place', '<=', perType).orderBy('w.score', 'desc').orderBy('w.id', 'desc');
+}
+
+export async function rankByText(
+  db: Executor,
+  dialect: Dialect,
+  scope: RecallScope,
+  terms: string[],
+  perType: number,
+): Promise<Array<MemoryRow & { score: number }>> {
+  const rows = await rankByTextQuery(db, dialect, scope, terms, perType).execute();
   return rows.map(({ place: _place, score, ...raw }) => ({ ...toMemoryRow(raw as RawMemory), score: Number(score) }));
 }
 
@@ -208,18 +206,14 @@ export function embeddedCandidates(
     .execute();
 }
 
-export async function embeddingsByIds(db: Executor, workspaceId: string, ids: readonly string[]): Promise<Array<{ id: string; updated_at: string; embedding: number[] }>> {
-  if (ids.length === 0) return [];
-  const rows = await db
+export function embeddingsByIds(db: Executor, workspaceId: string, ids: readonly string[]): Promise<Array<{ id: string; updated_at: string; embedding: Buffer | null }>> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
     .selectFrom('memories')
     .select(['id', 'updated_at', 'embedding'])
     .where('workspace_id', '=', workspaceId)
     .where('id', 'in', [...ids])
     .execute();
-  return rows.flatMap((r) => {
-    const vector = fromJson<unknown>(r.embedding);
-    return Array.isArray(vector) ? [{ id: r.id, updated_at: r.updated_at, embedding: vector as number[] }] : [];
-  });
 }
 
 export async function memoriesByIds(db: Executor, workspaceId: string, ids: readonly string[]): Promise<MemoryRow[]> {

@@ -7,7 +7,7 @@ import { findUsersByIds } from '../users/users.repository.js';
 import { toUserLeaf } from '../users/user.shape.js';
 import { can } from '../workspaces/permissions.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
-import { embedderOf, embeddingFailureOf, rankBySimilarity, unitVector, vectorsOf, type Embedder } from './memories.embeddings.js';
+import { embedderOf, embeddingFailureOf, encodeVector, rankBySimilarity, unitVector, vectorsOf, type Embedder } from './memories.embeddings.js';
 import * as repo from './memories.repository.js';
 import type { CreateMemoryInput, MemoryListItemResource, MemoryResource, UpdateMemoryInput } from './memories.schemas.js';
 import { searchTermsOf } from './memories.search.js';
@@ -174,7 +174,7 @@ export async function updateMemory(ctx: AppContext, scope: WorkspaceScope, id: s
     // The old vector describes the old words: replaced, or dropped when it cannot be made.
     const embedder = await embedderOf(ctx, db, scope.workspaceId);
     const [vector] = embedder ? await embedSafely(ctx, embedder, scope.workspaceId, [input.content]) : [];
-    changes.embedding = vector ? toJson(vector) : null;
+    changes.embedding = vector ? encodeVector(vector) : null;
     changes.embedding_model = vector ? embedder!.modelId : null;
   }
   if (Object.keys(changes).length === 0) return toMemoryResource(db, current);
@@ -246,7 +246,7 @@ export async function storeMemories(ctx: AppContext, rows: NewMemory[]): Promise
     source: row.source,
     content: row.content,
     metadata: toJson(row.metadata ?? {}),
-    embedding: vectors[i] ? toJson(vectors[i]!.vector) : null,
+    embedding: vectors[i] ? encodeVector(vectors[i]!.vector) : null,
     embedding_model: vectors[i]?.model ?? null,
     created_at: at,
     updated_at: at,

@@ -18,8 +18,8 @@ export interface MemoriesTable {
   source: MemorySource;
   content: string;
   metadata: Json;
-  /** JSON array of numbers when the workspace has an embedding model. */
-  embedding: Json | null;
+  /** Little-endian float32 vector (see encodeVector) when the workspace has an embedding model. */
+  embedding: Buffer | null;
   embedding_model: string | null;
   created_at: string;
   updated_at: string;
