@@ -191,19 +191,22 @@ export async function recentFacts(db: Executor, scope: RecallScope, limit: numbe
 }
 
 /** The newest memories embedded with `model` (ids only: vectors are loaded through the cache). */
+export function embeddedCandidatesQuery(db: Executor, scope: RecallScope, model: string, limit: number) {
+  return recallable(db, scope)
+    .select(['m.id', 'm.type', 'm.updated_at'])
+    .where('m.embedding_model', '=', model)
+    .where('m.embedding', 'is not', null)
+    .orderBy('m.id', 'desc')
+    .limit(limit);
+}
+
 export function embeddedCandidates(
   db: Executor,
   scope: RecallScope,
   model: string,
   limit: number,
 ): Promise<Array<{ id: string; type: MemoryType; updated_at: string }>> {
-  return recallable(db, scope)
-    .select(['m.id', 'm.type', 'm.updated_at'])
-    .where('m.embedding_model', '=', model)
-    .where('m.embedding', 'is not', null)
-    .orderBy('m.id', 'desc')
-    .limit(limit)
-    .execute();
+  return embeddedCandidatesQuery(db, scope, model, limit).execute();
 }
 
 export function embeddingsByIds(db: Executor, workspaceId: string, ids: readonly string[]): Promise<Array<{ id: string; updated_at: string; embedding: Buffer | null }>> {
