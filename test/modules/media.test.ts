@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/db/values.js';
 import { attachmentParts, loadAttachments, TEXT_INLINE_MAX_BYTES } from '../../src/modules/media/media.service.js';
 import type { WorkspaceScope } from '../../src/modules/workspaces/workspaces.service.js';
 import { DIALECTS } from '../helpers/databases.js';
@@ -290,6 +291,39 @@ describe.each(DIALECTS)('media on %s', (dialect) => {
       expect((await t.request({ url: `/api/v1/media/${ownerFile.uuid}`, token: stranger.token })).status).toBe(404);
       expect((await t.request({ url: `/api/v1/media/${ownerFile.uuid}/content`, token: stranger.token })).status).toBe(404);
       expect((await t.request({ url: '/api/v1/media/not-a-uuid', token: owner.token })).status).toBe(404);
+    });
+
+    it('shows an upload to whoever reads a workspace thread it is attached to, without letting them delete it', async () => {
+      const file = await uploadFile(owner.token, 'shared-plan.md', 'text/markdown', '# Shared plan');
+      const db = t.ctx.db.kysely;
+      const at = new Date().toISOString();
+      const thread = { id: newId(), workspace_id: workspaceId, user_id: owner.user.id, agent_id: null, name: 'Plan', metadata: '{}', created_at: at, updated_at: at };
+      await db.insertInto('threads').values({ ...thread, visibility: 'private' }).execute();
+      const message = {
+        id: newId(), workspace_id: workspaceId, thread_id: thread.id, run_id: null, user_id: owner.user.id, agent_id: null, sequence: 1,
+        role: 'user' as const, content: 'See the plan.', tool_calls: null, tool_result: null, status: 'completed' as const, llm_id: null,
+        model_id: null, input_tokens: null, output_tokens: null, cost: null, latency_ms: null, feedback: null, feedback_comment: null,
+        feedback_at: null, metadata: '{}', created_at: at, updated_at: at,
+      };
+      await db.insertInto('messages').values(message).execute();
+      await db.insertInto('message_attachments').values({ message_id: message.id, media_id: file.uuid, position: 0 }).execute();
+
+      // A private thread shows nothing to others.
+      expect((await t.request({ url: `/api/v1/media/${file.uuid}`, token: member.token, headers: ws() })).status).toBe(404);
+
+      await db.updateTable('threads').set({ visibility: 'workspace' }).where('id', '=', thread.id).execute();
+      const seen = await t.request({ url: `/api/v1/media/${file.uuid}`, token: member.token, headers: ws() });
+      expect(seen.status).toBe(200);
+      expect(seen.body.data.user.id).toBe(owner.user.id);
+      const content = await t.request({ url: `/api/v1/media/${file.uuid}/content`, token: member.token, headers: ws() });
+      expect(content.status).toBe(200);
+      expect(content.text).toBe('# Shared plan');
+      expect((await t.request({ method: 'DELETE', url: `/api/v1/media/${file.uuid}`, token: member.token, headers: ws() })).status).toBe(403);
+      const list = await t.request({ url: '/api/v1/media?per_page=100', token: member.token, headers: ws() });
+      expect(list.body.data.map((m: any) => m.uuid)).not.toContain(file.uuid);
+      // Deleting the upload detaches it from the message.
+      expect((await t.request({ method: 'DELETE', url: `/api/v1/media/${file.uuid}`, token: owner.token })).status).toBe(204);
+      expect(await db.selectFrom('message_attachments').selectAll().where('media_id', '=', file.uuid).execute()).toEqual([]);
     });
 
     it('pages with a cursor too', async () => {
