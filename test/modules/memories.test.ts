@@ -231,6 +231,33 @@ describe.each(DIALECTS)('memories on %s', (dialect) => {
       expect(viewerSees).not.toContain(memberOwn);
     });
 
+    it('shows a private agent’s memories to a member it is shared with', async () => {
+      const at = now();
+      await t.ctx.db.kysely
+        .insertInto('shares')
+        .values({
+          id: newId(),
+          workspace_id: workspaceId,
+          resource_type: 'agent',
+          resource_id: privateAgent,
+          grantee_type: 'user',
+          grantee_user_id: member.user.id,
+          grantee_workspace_id: null,
+          permission: 'view',
+          user_id: owner.user.id,
+          created_at: at,
+          updated_at: at,
+        })
+        .execute();
+      try {
+        expect(await list(member)).toContain(privateAgentWide);
+        expect(await list(viewer)).not.toContain(privateAgentWide);
+      } finally {
+        await t.ctx.db.kysely.deleteFrom('shares').where('resource_id', '=', privateAgent).execute();
+      }
+      expect(await list(member)).not.toContain(privateAgentWide);
+    });
+
     it('never shows another workspace’s memories (404)', async () => {
       const theirs = await storeMemories(t.ctx, [{ ...agentWide(foreignAgent, 'Stranger budgets.'), workspaceId: strangerWorkspaceId }]);
       expect((await t.request({ url: `/api/v1/memories/${theirs[0]!.id}`, token: owner.token })).status).toBe(404);

@@ -38,10 +38,18 @@ export interface MemoryViewer {
   isAdmin: boolean;
 }
 
+/** A grant on the memory's agent (`m.agent_id`) to the user, to the workspace they act in, or to everyone. */
+function agentGranted(userId: number, workspaceId: string) {
+  return sql<SqlBool>`exists (select 1 from shares s where s.resource_type = 'agent' and s.resource_id = m.agent_id and (
+    (s.grantee_type = 'user' and s.grantee_user_id = ${userId})
+    or (s.grantee_type = 'workspace' and s.grantee_workspace_id = ${workspaceId})
+    or s.grantee_type = 'public'))`;
+}
+
 /**
  * A viewer sees, in the workspace they act in, their own memories, and the memories without a
  * user (an agent's own knowledge, from training or the API) of agents they can see: their own,
- * ones visible to the workspace or public. Admins see all of those.
+ * ones visible to the workspace or public, ones shared with them. Admins see all of those.
  */
 function visibleMemories(db: Executor, viewer: MemoryViewer) {
   return db
@@ -55,7 +63,12 @@ function visibleMemories(db: Executor, viewer: MemoryViewer) {
           eb('m.user_id', 'is', null),
           viewer.isAdmin
             ? eb.lit(true)
-            : eb.or([eb('m.agent_id', 'is', null), eb('a.user_id', '=', viewer.userId), eb('a.visibility', 'in', ['workspace', 'public'])]),
+            : eb.or([
+                eb('m.agent_id', 'is', null),
+                eb('a.user_id', '=', viewer.userId),
+                eb('a.visibility', 'in', ['workspace', 'public']),
+                agentGranted(viewer.userId, viewer.workspaceId),
+              ]),
         ]),
       ]),
     );
@@ -263,6 +276,10 @@ export async function countVisibleMemoriesByWorkspace(db: Executor, userId: numb
             eb('m.agent_id', 'is', null),
             eb('a.user_id', '=', userId),
             eb('a.visibility', 'in', ['workspace', 'public']),
+            sql<SqlBool>`exists (select 1 from shares s where s.resource_type = 'agent' and s.resource_id = m.agent_id and (
+              (s.grantee_type = 'user' and s.grantee_user_id = ${userId})
+              or (s.grantee_type = 'workspace' and s.grantee_workspace_id = m.workspace_id)
+              or s.grantee_type = 'public'))`,
           ]),
         ]),
       ]),
