@@ -54,7 +54,9 @@ describe.each(DIALECTS)('an agent from first connection to the leaderboard on %s
     expect((await t.request({ method: 'POST', url: `/api/v1/accounts/${account.body.data.uuid}/verify`, ...as() })).status).toBe(200);
     const models = await t.request({ url: `/api/v1/large-language-models?filter[account]=${account.body.data.uuid}`, ...as() });
     state.account = account.body.data.uuid;
-    state.llm = models.body.data.find((m: any) => m.model_id === 'llama-3.1-8b-instruct').uuid;
+    const listed = models.body.data.find((m: any) => m.model_id === 'llama-3.1-8b-instruct');
+    expect(listed).toMatchObject({ is_official: false, capabilities: { tools: true, vision: false } });
+    state.llm = listed.uuid;
   });
 
   it('defines an HTTP tool on a custom provider and lists an MCP server’s tools', async () => {

@@ -101,7 +101,9 @@ export async function replaceDiscoveredModels(
       max_output_tokens: m.maxOutputTokens,
       input_price_per_million: null,
       output_price_per_million: null,
-      supports_tools: false,
+      // Servers do not say what their models can do. Runs offer them tools (the common case for
+      // chat models an OpenAI-compatible server lists); vision and JSON mode stay off until known.
+      supports_tools: true,
       supports_vision: false,
       supports_json: false,
       supports_streaming: true,

@@ -107,7 +107,7 @@ export async function resolveModelTarget(
     ...selection,
     baseUrl: base.replace(/\/+$/, ''),
     apiKey,
-    capabilities: { tools: toBool(llm.supports_tools) || !toBool(llm.is_official), vision: toBool(llm.supports_vision), json: toBool(llm.supports_json) },
+    capabilities: { tools: toBool(llm.supports_tools), vision: toBool(llm.supports_vision), json: toBool(llm.supports_json) },
     prices: {
       inputPerMillion: llm.input_price_per_million === null ? null : Number(llm.input_price_per_million),
       outputPerMillion: llm.output_price_per_million === null ? null : Number(llm.output_price_per_million),
