@@ -204,6 +204,13 @@ describe.each(DIALECTS)('messages on %s', (dialect) => {
       expect(bad.body.errors).toEqual({ 'filter.role': ['The selected filter.role is invalid.'] });
     });
 
+    it('searches the content, case-insensitively and with LIKE wildcards taken literally', async () => {
+      const response = await w.call(w.member, { url: `/api/v1/threads/${threadId}/messages?search=THR` });
+      expect(response.body.data.map((m: any) => m.content)).toEqual(['Three']);
+      const literal = await w.call(w.member, { url: `/api/v1/threads/${threadId}/messages?search=%25` });
+      expect(literal.body.data).toEqual([]);
+    });
+
     it('reads cursor pages in both directions', async () => {
       const url = `/api/v1/threads/${threadId}/messages?per_page=2`;
       const first = await w.call(w.member, { url: `${url}&cursor=` });

@@ -73,13 +73,15 @@ export const GenerateNameBody = Body({
 
 export const RunParams = Type.Object({ run_uuid: Uuid });
 
-export const RunListQuery = ListQuery(['created_at', 'cost', 'latency_ms'], {
+// Runs have no text to search: the list takes filters only.
+const { search: _search, ...runListProperties } = ListQuery(['created_at', 'cost', 'latency_ms'], {
   kind: Type.Optional(StringEnum(RUN_KINDS)),
   status: Type.Optional(StringEnum(RUN_STATUSES)),
   agent: Type.Optional(Uuid),
   thread: Type.Optional(Uuid),
   prompt: Type.Optional(Uuid),
-});
+}).properties;
+export const RunListQuery = Type.Object(runListProperties);
 
 export const RunEnvelope = Envelope(Run);
 

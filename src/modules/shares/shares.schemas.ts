@@ -49,6 +49,8 @@ export type ShareInput = Static<typeof ShareBody>;
 
 export const ShareListEnvelope = Type.Object({ data: Type.Array(Share) });
 
-export const ShareListQuery = ListQuery(['created_at', 'updated_at'], {
+// Grants have no text to search: the list takes a filter only.
+const { search: _search, ...shareListProperties } = ListQuery(['created_at', 'updated_at'], {
   grantee_type: Type.Optional(StringEnum(['user', 'workspace', 'public'] as const)),
-});
+}).properties;
+export const ShareListQuery = Type.Object(shareListProperties);

@@ -1,15 +1,19 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { containsText } from '../../db/values.js';
 import type { MediaRow } from '../media/media.table.js';
 import type { MessageAttachmentsTable, MessageRole, MessageRow, MessagesTable } from './threads.table.js';
 
 export interface MessageListFilter {
   role?: MessageRole;
+  /** Part of the content, case-insensitive. */
+  search?: string;
 }
 
 export function listMessagesQuery(db: Executor, workspaceId: string, threadId: string, filter: MessageListFilter) {
   let query = db.selectFrom('messages as m').where('m.workspace_id', '=', workspaceId).where('m.thread_id', '=', threadId);
   if (filter.role) query = query.where('m.role', '=', filter.role);
+  if (filter.search) query = query.where(containsText('m.content', filter.search));
   return query;
 }
 

@@ -19,7 +19,7 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         operationId: 'getMessages',
         summary: 'Get Messages',
         description:
-          'The messages of a thread the caller may read, in conversation order (`sequence`; `sort=-sequence` for newest first), with tool calls, tool results, attachments and usage. `filter[role]`.',
+          'The messages of a thread the caller may read, in conversation order (`sequence`; `sort=-sequence` for newest first), with tool calls, tool results, attachments and usage. `filter[role]`; `search` matches part of the content.',
         params: ThreadParams,
         querystring: MessageListQuery,
         response: { 200: Page(Message), ...platformErrors },
@@ -29,6 +29,7 @@ export function messageRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         const page = pageRequestOf(request.query, messages.SORT_COLUMNS, 'sequence');
         const result = await messages.listMessages(ctx, scope, request.params.thread_uuid.toLowerCase(), page, {
           role: request.query.filter?.role,
+          search: request.query.search,
         }, baseUrlOf(request, ctx.config.publicUrl));
         return pageResponse(request, ctx.config.publicUrl, result);
       },
