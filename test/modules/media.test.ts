@@ -199,6 +199,28 @@ describe.each(DIALECTS)('media on %s', (dialect) => {
       expect(elsewhere.status).toBe(415);
     });
 
+    it('answers 400 to a multipart body it cannot read or that ends inside the file, keeping nothing', async () => {
+      const before = filesUnder(path.join(t.config.dataDir, 'media')).length;
+      const send = (type: string, payload: string) =>
+        t.request({ method: 'POST', url: '/api/v1/media', token: owner.token, payload, headers: { 'content-type': type } });
+      const head = '--abc\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n';
+
+      const noBoundary = await send('multipart/form-data', '--x\r\n');
+      expect(noBoundary.status).toBe(400);
+      expect(noBoundary.body).toEqual({ message: 'The multipart body could not be read.' });
+      for (const content of ['hello', 'x'.repeat(3_000_000)]) {
+        const cut = await send('multipart/form-data; boundary=abc', head + content);
+        expect(cut.status).toBe(400);
+        expect(cut.body).toEqual({ message: 'The multipart body ended before the file did.' });
+      }
+      expect(filesUnder(path.join(t.config.dataDir, 'media'))).toHaveLength(before);
+
+      // Only the first file is read; the others are skipped.
+      const two = await send('multipart/form-data; boundary=abc', `${head}first\r\n${head.slice(0, -4).replace('a.txt', 'b.txt')}\r\n\r\nsecond\r\n--abc--\r\n`);
+      expect(two.status).toBe(201);
+      expect(two.body.data).toMatchObject({ filename: 'a.txt', size: 5 });
+    });
+
     it('refuses uploads by viewers (403) and unauthenticated ones (401)', async () => {
       const denied = await upload(viewer.token, [{ name: 'file', filename: 'a.txt', type: 'text/plain', content: 'hi' }], ws());
       expect(denied.status).toBe(403);

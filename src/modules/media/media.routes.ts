@@ -15,6 +15,8 @@ import * as media from './media.service.js';
 const tags = ['Media'];
 const noContent = Type.Null({ description: 'Done.' });
 
+const CUT_SHORT = 'The multipart body ended before the file did.';
+
 /** Multipart parts read beyond the file (other fields are ignored). */
 const MAX_PARTS = 20;
 
@@ -40,7 +42,7 @@ export function mediaRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           '`multipart/form-data` with one file in the field `file`: an image (PNG, JPEG, GIF or WebP, recognised by its bytes) or a UTF-8 text file (`text/*`, JSON, XML, YAML; by extension when sent as `application/octet-stream`). Larger than `ATHENA_MEDIA_MAX_BYTES` (10 MB by default): 413, nothing is kept. Anything else: 422.',
         consumes: ['multipart/form-data'],
         body: MediaUploadBody,
-        response: { 201: MediaEnvelope, 413: MessageResponse, 415: MessageResponse, ...platformErrors },
+        response: { 201: MediaEnvelope, 400: MessageResponse, 413: MessageResponse, 415: MessageResponse, ...platformErrors },
       },
       handler: async (request, reply) => {
         if (!request.isMultipart()) throw new AppError('UNSUPPORTED_MEDIA_TYPE');
@@ -49,9 +51,20 @@ export function mediaRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         if (declared > ctx.config.mediaMaxBytes + 64 * 1024) throw new AppError('PAYLOAD_TOO_LARGE');
         const scope = await workspaceScopeOf(ctx, request);
         // Busboy skips every file after the first (limits.files), so one file is ever read.
-        const first = await request.file();
+        const first = await request.file().catch((error: unknown) => {
+          // Busboy's own errors (no boundary, broken headers) carry no status: the body is unreadable.
+          if ((error as { statusCode?: unknown }).statusCode !== undefined) throw error;
+          throw new AppError('BAD_REQUEST', 'The multipart body could not be read.');
+        });
         const part: MultipartFile | undefined = first?.fieldname === 'file' ? first : undefined;
         if (first && !part) first.file.resume();
+        // A body that ends inside the file is reported on the stream with emit('error'), which
+        // leaves it open; destroying it with the error makes its reader fail instead of wait.
+        let cutShort = false;
+        part?.file.once('error', (error) => {
+          cutShort = true;
+          part.file.destroy(error);
+        });
         try {
           const row = await media.uploadMedia(
             ctx,
@@ -65,9 +78,15 @@ export function mediaRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
           );
           const [resource] = await media.toMediaResources(ctx.db.kysely, [row], baseUrlOf(request, ctx.config.publicUrl));
           return reply.code(201).send({ data: resource! });
+        } catch (error) {
+          const aborted = (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+          if (!(error instanceof AppError) && (cutShort || aborted)) {
+            throw new AppError('BAD_REQUEST', CUT_SHORT);
+          }
+          throw error;
         } finally {
           // Whatever was not read (a refused upload) is drained so the request can finish.
-          part?.file.resume();
+          if (part && !part.file.destroyed) part.file.resume();
         }
       },
     });

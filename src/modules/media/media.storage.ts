@@ -36,6 +36,9 @@ export class MediaStorage {
     const dir = path.join(this.root, workspaceId);
     await fsp.mkdir(dir, { recursive: true });
     const temporary = path.join(dir, `.upload-${randomUUID()}.tmp`);
+    // A source destroyed before the pipeline starts (the client went away, the parser gave up)
+    // would never settle it.
+    if (source.destroyed) throw Object.assign(new Error('The upload stream closed early.'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
     try {
       await pipeline(source, through, fs.createWriteStream(temporary, { flags: 'wx' }));
     } catch (error) {
