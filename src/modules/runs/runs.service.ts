@@ -271,8 +271,8 @@ async function finalize(ctx: AppContext, row: RunRow, outcome: RunOutcome | unde
   const turn = outcome?.turn;
   if (!turn) ctx.log.error({ err: unexpected, run: row.id }, 'a run failed unexpectedly');
   else if (turn.status === 'failed') ctx.log.warn({ run: row.id, provider: row.provider_slug, reason: turn.finishReason, status: turn.errorStatus }, 'a model run failed');
-  const finished = await repo.finishRun(ctx.db.kysely, row.id, {
-    status: turn ? STATUS_OF[turn.status] : 'failed',
+  const values = {
+    status: turn ? STATUS_OF[turn.status] : ('failed' as const),
     finish_reason: turn?.finishReason ?? 'server_error',
     error: turn ? turn.error : 'The run failed unexpectedly.',
     output: outcome?.output ?? null,
@@ -287,10 +287,12 @@ async function finalize(ctx: AppContext, row: RunRow, outcome: RunOutcome | unde
     lease_expires_at: null,
     finished_at: at,
     updated_at: at,
-  });
+  };
+  // The reply is built from the final values, so the run's end is one write.
+  const finished: RunRow = { ...row, ...values };
   const [resource] = await toRunResources(ctx, [finished], baseUrl);
   const stored = responseOf(finished, resource!);
-  await repo.finishRun(ctx.db.kysely, row.id, { response: toJson(stored) });
+  await repo.finishRun(ctx.db.kysely, row.id, { ...values, response: toJson(stored) });
   return { row: finished, resource: resource!, stored };
 }
 
