@@ -2,8 +2,11 @@
  * `npm run bench`: loopback load against Athena as users run it, beside baselines measured in
  * the same run. Raw results go to bench/results/<scenario>.json; docs/benchmarks.md is
  * regenerated from all of them, so a partial run (`--only a,b`) keeps the other sections.
+ * Throughput scenarios run under autocannon here; measured ones (streamed runs) bring their own
+ * client and servers (see bench/lib/scenario.ts).
  *
  *   npm run bench -- --only user,workspaces --dialect sqlite
+ *   npm run bench -- --only ai-ttft,ai-streams --skip-startup
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +25,7 @@ import {
   type LoadResult,
 } from './lib/harness.js';
 import { renderBenchmarks, type ScenarioResult, type StartupResult } from './lib/report.js';
-import type { Scenario } from './lib/scenario.js';
+import { isLoadScenario, type Scenario } from './lib/scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -56,7 +59,7 @@ function log(message: string) {
 async function measureBaselines(): Promise<Record<string, Record<number, LoadResult>>> {
   const baselines: Record<string, Record<number, LoadResult>> = {};
   const needed = new Map<string, Set<number>>();
-  for (const s of scenarios) {
+  for (const s of scenarios.filter(isLoadScenario)) {
     const set = needed.get(s.baseline) ?? new Set<number>();
     s.connections.forEach((c) => set.add(c));
     needed.set(s.baseline, set);
@@ -139,7 +142,7 @@ if (!values['skip-startup']) {
   fs.writeFileSync(path.join(RESULTS_DIR, 'startup.json'), `${JSON.stringify({ runAt, machine, results: startup }, null, 2)}\n`);
 }
 for (const scenario of scenarios) {
-  const result = await runScenario(scenario, baselines);
+  const result = isLoadScenario(scenario) ? await runScenario(scenario, baselines) : await scenario.run({ dialects, runAt, machine, log });
   fs.writeFileSync(path.join(RESULTS_DIR, `${scenario.id}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }
 fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), renderBenchmarks(RESULTS_DIR));

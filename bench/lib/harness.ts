@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import type { FakeModelScript } from './fake-model.js';
 
 export type BenchDialect = 'sqlite' | 'postgres';
 
@@ -91,6 +92,23 @@ export async function startBaseline(kind: 'hello' | 'sqlite-insert' = 'hello'): 
     PORT: String(port),
     BASELINE_KIND: kind,
     BASELINE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'athena-baseline-')),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const startMs = await waitHealthy(url, child, started);
+  return { url, pid: child.pid!, startMs, stop: stopper(child) };
+}
+
+/**
+ * The fake model server (bench/lib/fake-model-server.ts) in its own process, replying to every
+ * chat completion with `replyChunks` of the last user message.
+ */
+export async function startFakeModel(script: FakeModelScript): Promise<RunningServer> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawnServer(['--import', 'tsx', path.join(ROOT, 'bench', 'lib', 'fake-model-server.ts')], {
+    PORT: String(port),
+    FAKE_CHUNKS: String(script.chunks),
+    FAKE_CHUNK_DELAY_MS: String(script.chunkDelayMs),
   });
   const url = `http://127.0.0.1:${port}`;
   const startMs = await waitHealthy(url, child, started);

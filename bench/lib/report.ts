@@ -1,9 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FakeModelScript } from './fake-model.js';
 import type { BenchDialect, LoadResult } from './harness.js';
 import type { Target } from './scenario.js';
+import type { Percentiles } from './stream-client.js';
 
 export interface ScenarioResult {
+  /** Absent in throughput results (the first kind there was). */
+  kind?: 'load';
   id: string;
   issue: number;
   title: string;
@@ -14,6 +18,72 @@ export interface ScenarioResult {
   baselineResults: Record<number, LoadResult>;
   dialects: Partial<Record<BenchDialect, { runs: LoadResult[]; rssAfterMb: number; notes?: string }>>;
 }
+
+/** Time to first token, straight from the model server and through Athena, one stream at a time. */
+export interface TtftResult {
+  kind: 'ttft';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  /** Target: what Athena adds at p50, in ms. */
+  maxAddedP50Ms: number;
+  script: FakeModelScript;
+  /** How it was measured, for the reader. */
+  notes: string[];
+  dialects: Partial<Record<BenchDialect, TtftDialectResult>>;
+}
+
+export interface TtftDialectResult {
+  warmup: number;
+  iterations: number;
+  direct: Percentiles;
+  agent: Percentiles;
+  prompt: Percentiles;
+  /** Agent run: time to first token minus the run's own `ttft_ms` (Athena's work before the model call). */
+  agentBeforeModelCall: Percentiles;
+  /** Streams that failed, ended without `done`, or did not complete. */
+  errors: number;
+  rssAfterMb: number;
+}
+
+/** Many streamed agent runs started at the same moment. */
+export interface StreamsResult {
+  kind: 'streams';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  script: FakeModelScript;
+  /** How it was measured and checked, for the reader. */
+  notes: string[];
+  dialects: Partial<Record<BenchDialect, StreamsDialectResult>>;
+}
+
+export interface StreamsDialectResult {
+  streams: number;
+  wallMs: number;
+  runsPerS: number;
+  /** Streams that failed, broke, reported an error, did not complete, or whose deltas differ from the reply. */
+  errors: number;
+  /** User messages and replies that the stored threads do not hold as sent. */
+  lostMessages: number;
+  /** Chat completions the model server answered during the burst. */
+  modelCalls: number;
+  ttft: Percentiles;
+  duration: Percentiles;
+  rssPeakMb: number;
+  rssAfterMb: number;
+  /** The first few failures, for the reader. */
+  errorSamples: string[];
+}
+
+type AnyResult = ScenarioResult | TtftResult | StreamsResult;
+
+/** Within an issue: throughput tables, then time to first token, then concurrent streams. */
+const KIND_ORDER: Record<NonNullable<AnyResult['kind']>, number> = { load: 0, ttft: 1, streams: 2 };
 
 export interface StartupResult {
   dialect: BenchDialect;
@@ -89,12 +159,73 @@ function renderScenario(result: ScenarioResult, others: Map<string, ScenarioResu
   return lines.join('\n');
 }
 
+const storageName = (dialect: string) => (dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL');
+const plus = (ms: number) => `${ms >= 0 ? '+' : '−'}${Math.abs(ms).toFixed(2)}`;
+const measuredAt = (runAt: string) => `Measured ${runAt.slice(0, 16).replace('T', ' ')} UTC.`;
+
+function renderTtft(result: TtftResult): string {
+  const { chunks, chunkDelayMs } = result.script;
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `Target: Athena adds < ${result.maxAddedP50Ms} ms to time-to-first-token at p50. Baseline: the same streamed reply (${chunks} chunks, the first at once, then one every ${chunkDelayMs} ms) asked of the fake model server directly, in the same run, alternating with the runs through Athena. ${measuredAt(result.runAt)}`,
+    '',
+    '| storage | path | streams | p50 ms | p95 ms | p99 ms | added at p50 | added at p95 | target |',
+    '|---|---|---:|---:|---:|---:|---:|---:|:---:|',
+  ];
+  const notes = [...result.notes];
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    const name = storageName(dialect);
+    const cells = (p: Percentiles) => `${data.iterations} | ${p.p50.toFixed(2)} | ${p.p95.toFixed(2)} | ${p.p99.toFixed(2)}`;
+    const through = (label: string, p: Percentiles, verdictText: string) =>
+      lines.push(`| ${name} | ${label} | ${cells(p)} | ${plus(p.p50 - data.direct.p50)} | ${plus(p.p95 - data.direct.p95)} | ${verdictText} |`);
+    lines.push(`| ${name} | model server directly | ${cells(data.direct)} | – | – | |`);
+    through('agent run, new thread (`POST /agents/{uuid}/run`)', data.agent, verdict(data.errors === 0 && data.agent.p50 - data.direct.p50 < result.maxAddedP50Ms));
+    through('prompt run (`POST /prompts/{uuid}/run`)', data.prompt, '');
+    lines.push(`| ${name} | | RSS after: ${data.rssAfterMb} MB | | | | | | |`);
+    notes.push(
+      `${dialect}: ${data.warmup} warm-up rounds, then ${data.iterations} measured; ${data.errors} failed streams. Of an agent run's time to first token, Athena spends p50 ${data.agentBeforeModelCall.p50.toFixed(1)} ms (p95 ${data.agentBeforeModelCall.p95.toFixed(1)} ms) before its model call starts (time to first token minus the run's own \`ttft_ms\`).`,
+    );
+  }
+  lines.push('', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function renderStreams(result: StreamsResult): string {
+  const { chunks, chunkDelayMs } = result.script;
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `Target: no errors and no message lost. Each reply streams in ${chunks} chunks, ${chunkDelayMs} ms apart (about ${((chunks - 1) * chunkDelayMs) / 1000} s). ${measuredAt(result.runAt)}`,
+    '',
+    '| storage | streams | wall time | runs/s | errors | lost messages | model calls | time to first token p50 / p99 ms | stream p50 / p99 ms | peak RSS | target |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|',
+  ];
+  const notes = [...result.notes];
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    lines.push(
+      `| ${storageName(dialect)} | ${data.streams} | ${(data.wallMs / 1000).toFixed(2)} s | ${data.runsPerS} | ${data.errors} | ${data.lostMessages} | ${data.modelCalls} | ${Math.round(data.ttft.p50)} / ${Math.round(data.ttft.p99)} | ${Math.round(data.duration.p50)} / ${Math.round(data.duration.p99)} | ${data.rssPeakMb} MB (${data.rssAfterMb} MB after) | ${verdict(data.errors === 0 && data.lostMessages === 0)} |`,
+    );
+    for (const sample of data.errorSamples) notes.push(`${dialect}: ${sample}`);
+  }
+  if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function renderResult(result: AnyResult, others: Map<string, ScenarioResult>): string {
+  if (result.kind === 'ttft') return renderTtft(result);
+  if (result.kind === 'streams') return renderStreams(result);
+  return renderScenario(result, others);
+}
+
 /** docs/benchmarks.md from every results file. */
 export function renderBenchmarks(resultsDir: string): string {
   const files = fs.readdirSync(resultsDir).filter((f) => f.endsWith('.json') && f !== 'startup.json');
   const results = files
-    .map((f) => JSON.parse(fs.readFileSync(path.join(resultsDir, f), 'utf8')) as ScenarioResult)
-    .sort((a, b) => a.issue - b.issue || a.id.localeCompare(b.id));
+    .map((f) => JSON.parse(fs.readFileSync(path.join(resultsDir, f), 'utf8')) as AnyResult)
+    .sort((a, b) => a.issue - b.issue || KIND_ORDER[a.kind ?? 'load'] - KIND_ORDER[b.kind ?? 'load'] || a.id.localeCompare(b.id));
   const startupFile = path.join(resultsDir, 'startup.json');
   const startup = fs.existsSync(startupFile)
     ? (JSON.parse(fs.readFileSync(startupFile, 'utf8')) as { runAt: string; machine: string; results: StartupResult[] })
@@ -104,10 +235,11 @@ export function renderBenchmarks(resultsDir: string): string {
     '# Benchmarks',
     '',
     'Generated by `npm run bench` (bench/run.ts) from the raw results in `bench/results/`; do not edit by hand.',
-    'Every figure is measured on loopback with autocannon (one process generating load, one serving it), after a',
-    '2-second warm-up, against the server as users run it (`node dist/cli.js start`, default configuration: access',
-    'log off, Prometheus metrics on; rate limits raised so that they are not what is measured). Each comparison is with a baseline measured',
-    'in the same run on the same machine.',
+    'Every figure is measured on loopback against the server as users run it (`node dist/cli.js start`, default',
+    'configuration: access log off, Prometheus metrics on; rate limits raised so that they are not what is measured).',
+    'Throughput tables come from autocannon (one process generating load, one serving it) after a 2-second warm-up;',
+    'streamed runs are timed event by event by the bench\'s own client against a fake model server in a third process',
+    '(bench/lib/fake-model-server.ts). Each comparison is with a baseline measured in the same run on the same machine.',
     '',
   ];
   const machines = new Set([...results.map((r) => r.machine), ...(startup ? [startup.machine] : [])]);
@@ -128,13 +260,14 @@ export function renderBenchmarks(resultsDir: string): string {
       '',
     );
   }
+  const loads = new Map(results.filter((r): r is ScenarioResult => r.kind === undefined || r.kind === 'load').map((r) => [r.id, r]));
   let issue = -1;
   for (const result of results) {
     if (result.issue !== issue) {
       issue = result.issue;
       out.push(`## Issue #${issue}`, '');
     }
-    out.push(renderScenario(result, new Map(results.map((r) => [r.id, r]))), '');
+    out.push(renderResult(result, loads), '');
   }
   return `${out.join('\n').trimEnd()}\n`;
 }

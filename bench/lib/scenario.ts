@@ -21,6 +21,7 @@ export interface PreparedLoad {
  * beside the baseline measured in the same run.
  */
 export interface Scenario {
+  kind?: 'load';
   id: string;
   issue: number;
   title: string;
@@ -33,4 +34,32 @@ export interface Scenario {
   /** Extra environment for the Athena process. */
   env?: Record<string, string>;
   prepare(server: RunningServer, token: string, dialect: BenchDialect): Promise<PreparedLoad>;
+}
+
+/** What a measured scenario gets from the runner. */
+export interface MeasureContext {
+  /** The databases of this run (`--dialect`, and whether PostgreSQL answers). */
+  dialects: BenchDialect[];
+  runAt: string;
+  machine: string;
+  log(message: string): void;
+}
+
+/**
+ * A measurement that is not a throughput run with autocannon (streamed runs timed event by
+ * event, bursts of concurrent streams): it starts what it needs, measures, and answers the
+ * result written to bench/results/<id>.json, whose `kind` tells the report how to show it.
+ */
+export interface MeasuredScenario {
+  kind: 'measured';
+  id: string;
+  issue: number;
+  title: string;
+  run(context: MeasureContext): Promise<{ kind: string; id: string; issue: number }>;
+}
+
+export type AnyScenario = Scenario | MeasuredScenario;
+
+export function isLoadScenario(scenario: AnyScenario): scenario is Scenario {
+  return scenario.kind !== 'measured';
 }
