@@ -326,13 +326,14 @@ export async function retrieveMemories(ctx: AppContext, query: RetrievalQuery): 
     const facts = await repo.recentFacts(db, scope, limit);
     return { ...empty, facts: facts.map((row) => ({ row, score: 0 })) };
   }
-  const embedder = await embedderOf(ctx, db, query.workspaceId, 'query');
-  // Fusion looks past the first few of each list, where the other ranking may disagree.
-  const perType = embedder ? limit * 3 : limit;
-  const [byText, byMeaning] = await Promise.all([
+  // Fusion looks past the first few of each list, where the other ranking may disagree. The
+  // text ranking starts at once (runs wait for it before calling the model).
+  const perType = limit * 3;
+  const [embedder, byText] = await Promise.all([
+    embedderOf(ctx, db, query.workspaceId, 'query'),
     repo.rankByText(db, ctx.db.dialect, scope, terms, perType),
-    embedder ? rankByMeaning(ctx, embedder, scope, query.text, perType) : Promise.resolve(undefined),
   ]);
+  const byMeaning = embedder ? await rankByMeaning(ctx, embedder, scope, query.text, perType) : undefined;
   const group = (type: MemoryType) => byText.filter((r) => r.type === type);
   if (!byMeaning) {
     const top = (type: MemoryType) => group(type).slice(0, limit).map(({ score, ...row }) => ({ row, score }));

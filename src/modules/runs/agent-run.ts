@@ -16,7 +16,7 @@ import type { ThreadRow } from '../threads/threads.table.js';
 import { resolveRunTools } from '../tools/tools.service.js';
 import { can } from '../workspaces/permissions.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
-import { toModelConversation, type HistoryMessage, type UserPart } from './conversation.js';
+import { toModelConversation, userMessageOf, type HistoryMessage, type UserPart } from './conversation.js';
 import { languageModelFor } from './model-call.js';
 import { resolveModelTarget, type ModelTarget } from './model-target.js';
 import type { ActiveRun, PreparedRun, RunOutcome } from './runs.service.js';
@@ -117,7 +117,7 @@ async function prepareConversationRun(
         : undefined,
     afterClaim: body.input || media.length > 0
       ? async (trx, run) => {
-          await appendMessages(trx, { id: run.thread_id!, workspaceId: scope.workspaceId }, [
+          await appendMessages(trx, { id: run.thread_id!, workspaceId: scope.workspaceId, isNew: choice.kind === 'new' }, [
             {
               role: 'user',
               content: body.input ?? '',
@@ -129,7 +129,8 @@ async function prepareConversationRun(
           ]);
         }
       : undefined,
-    execute: (run) => executeConversation(ctx, scope, agent, target, run, { instructions, inputText: body.input ?? '', inputParts }),
+    execute: (run) =>
+      executeConversation(ctx, scope, agent, target, run, { instructions, inputText: body.input ?? '', inputParts, newThread: choice.kind === 'new' }),
   };
 }
 
@@ -196,7 +197,7 @@ async function executeConversation(
   agent: AgentRow,
   target: ModelTarget,
   run: ActiveRun,
-  turn: { instructions: string; inputText: string; inputParts: UserPart[] },
+  turn: { instructions: string; inputText: string; inputParts: UserPart[]; newThread: boolean },
 ): Promise<RunOutcome> {
   const db = ctx.db.kysely;
   const threadId = run.threadId!;
@@ -204,18 +205,24 @@ async function executeConversation(
   const memory = agentMemoryOf(agent);
   const runScope: RunScope = { ctx, scope, runId: run.id, agentId: agent.id, threadId, toolOwner: agentCredentialOwner(agent, scope.userId) };
 
-  const history = await loadHistory(db, threadId, HISTORY_LIMIT);
-  const [tools, memories] = await Promise.all([
+  // Everything the model call needs is read at once; a thread the run just started holds only the
+  // message it wrote, so its history is not read back.
+  const history = turn.newThread ? Promise.resolve([]) : loadHistory(db, threadId, HISTORY_LIMIT);
+  const recallText = turn.inputText ? Promise.resolve(turn.inputText) : history.then(lastUserText);
+  const [past, tools, memories] = await Promise.all([
+    history,
     target.capabilities.tools ? resolveRunTools(runScope, agentToolIdsOf(agent)) : Promise.resolve<RunTool[]>([]),
-    memory.enabled ? recall(ctx, scope, agent, turn.inputText || lastUserText(history), memory.retrieve_limit) : undefined,
+    memory.enabled ? recallText.then((text) => recall(ctx, scope, agent, text, memory.retrieve_limit)) : undefined,
   ]);
   // The input's own attachments are already parts; history re-reads files only for older messages.
   const partsByMessage = new Map<string, UserPart[]>();
-  for (const message of history) {
+  for (const message of past) {
     if (message.role === 'user' && message.run_id === run.id) partsByMessage.set(message.id, turn.inputParts);
     else if (message.role === 'user') partsByMessage.set(message.id, await historyParts(ctx, message, target));
   }
-  const conversation = toModelConversation(history, (message) => partsByMessage.get(message.id) ?? []);
+  const conversation = turn.newThread
+    ? { system: [], messages: [userMessageOf(turn.inputText, turn.inputParts)] }
+    : toModelConversation(past, (message) => partsByMessage.get(message.id) ?? []);
   const system = systemPromptOf(turn.instructions, conversation.system, memories?.facts ?? [], memories?.documents ?? []);
   const messages = [...exampleMessages(memories?.examples ?? []), ...conversation.messages];
 

@@ -10,6 +10,12 @@ export interface HistoryMessage extends MessageRow {
   attachments: MediaRow[];
 }
 
+/** A user's message: plain text, or text followed by its attachments. */
+export function userMessageOf(text: string, parts: UserPart[]): ModelMessage {
+  const content: UserContent = parts.length === 0 ? text : [{ type: 'text', text }, ...parts];
+  return { role: 'user', content };
+}
+
 /**
  * The thread's stored messages as the model's conversation. System messages of the thread join
  * the system prompt (returned apart); a tool call without its result (a run cut off mid-tool),
@@ -35,12 +41,9 @@ export function toModelConversation(
       case 'system':
         system.push(row.content);
         break;
-      case 'user': {
-        const parts = partsOf(row);
-        const content: UserContent = parts.length === 0 ? row.content : [{ type: 'text', text: row.content }, ...parts];
-        messages.push({ role: 'user', content });
+      case 'user':
+        messages.push(userMessageOf(row.content, partsOf(row)));
         break;
-      }
       case 'assistant': {
         const content: AssistantContent = [];
         if (row.content) content.push({ type: 'text', text: row.content });

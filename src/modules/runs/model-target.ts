@@ -60,9 +60,11 @@ export async function selectModel(
 ): Promise<ModelSelection> {
   if (!choice.llmId) throw fieldError(fields.llm, `The ${words(fields.llm)} field is required.`);
   if (!choice.accountId) throw fieldError(fields.account, `The ${words(fields.account)} field is required.`);
-  const llm = await findVisibleModel(db, owner.workspaceId, owner.userId, choice.llmId.toLowerCase());
+  const [llm, account] = await Promise.all([
+    findVisibleModel(db, owner.workspaceId, owner.userId, choice.llmId.toLowerCase()),
+    findUsableAccount(db, owner.workspaceId, owner.userId, choice.accountId.toLowerCase()),
+  ]);
   if (!llm) throw fieldError(fields.llm, `The selected ${words(fields.llm)} is invalid.`);
-  const account = await findUsableAccount(db, owner.workspaceId, owner.userId, choice.accountId.toLowerCase());
   if (!account) throw fieldError(fields.account, `The selected ${words(fields.account)} is invalid.`);
   const provider = await findProviderById(db, llm.provider_id);
   const api = provider ? modelApiOf(provider) : undefined;

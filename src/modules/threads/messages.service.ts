@@ -69,12 +69,16 @@ export function toolResultOf(row: MessageRow): ToolResult | null {
  * update comes first: it locks the thread row, so concurrent appends take sequences one after
  * the other, and the unique (thread, sequence) index never sees a collision.
  */
-export async function appendMessages(trx: Executor, thread: { id: string; workspaceId: string }, messages: NewMessage[]): Promise<MessageRow[]> {
+export async function appendMessages(
+  trx: Executor,
+  thread: { id: string; workspaceId: string; /** True for a thread created in this transaction: it has no messages to count. */ isNew?: boolean },
+  messages: NewMessage[],
+): Promise<MessageRow[]> {
   if (messages.length === 0) return [];
   const at = now();
   const bumped = await bumpMessageCount(trx, thread.workspaceId, thread.id, messages.length, at);
   if (!bumped) throw new AppError('NOT_FOUND');
-  const first = (await repo.lastSequence(trx, thread.workspaceId, thread.id)) + 1;
+  const first = thread.isNew ? 1 : (await repo.lastSequence(trx, thread.workspaceId, thread.id)) + 1;
   const rows = await repo.insertMessages(
     trx,
     messages.map((m, i) => ({
