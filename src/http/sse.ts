@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RunEvent } from '../ai/live-runs.js';
 
@@ -33,13 +32,30 @@ function frame(event: RunEvent): string {
  * Answers with a Server-Sent Events stream of a run's events, starting after `afterId`. The
  * stream ends after the `done` event. A client that goes away is detached from the run (which
  * decides whether to go on without it); comments keep idle proxies from closing the connection.
+ *
+ * Frames are written straight to the socket and flushed at once: Node corks a chunked response
+ * until the next tick, and while a model's chunks arrive together the next tick can wait for
+ * the whole step, which would hold back the first token. Fastify's onResponse hooks (metrics)
+ * still run when the response finishes.
  */
 export function sendEventStream(reply: FastifyReply, source: EventSource, afterId: number): FastifyReply {
-  const stream = new PassThrough();
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string | number | string[]>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+  });
+  const write = (text: string) => {
+    if (raw.writableEnded || raw.destroyed) return;
+    raw.write(text);
+    if (raw.socket?.writableCorked) raw.socket.uncork();
+  };
   const detach = source.attach?.() ?? (() => undefined);
   let closed = false;
   let unsubscribe: (() => void) | undefined;
-  const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
   heartbeat.unref();
   const close = () => {
     if (closed) return;
@@ -47,25 +63,20 @@ export function sendEventStream(reply: FastifyReply, source: EventSource, afterI
     clearInterval(heartbeat);
     unsubscribe?.();
     detach();
-    stream.end();
+    if (!raw.writableEnded) raw.end();
   };
   // The response closes before it finished: the client went away.
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) close();
+  raw.on('close', () => {
+    if (!raw.writableFinished) close();
   });
-  stream.write('retry: 1000\n\n');
+  write('retry: 1000\n\n');
   unsubscribe = source.subscribe(afterId, (event) => {
     if (closed) return;
-    stream.write(frame(event));
+    write(frame(event));
     if (event.event === 'done') close();
   });
   if (closed) unsubscribe();
-  return reply
-    .code(200)
-    .header('content-type', 'text/event-stream; charset=utf-8')
-    .header('cache-control', 'no-cache, no-transform')
-    .header('x-accel-buffering', 'no')
-    .send(stream);
+  return reply;
 }
 
 /** Aborted when the client goes away before its response was written. */
