@@ -97,27 +97,46 @@ async function prepareConversationRun(
   const inputParts = media.length > 0 ? await attachmentParts(ctx, media, { vision: target.capabilities.vision, name: target.llm.name }, 'attachments') : [];
   const instructions = await renderInstructions(agent.instructions, body.variables ?? {});
   const runId = newId();
-  const state = { threadId: choice.kind === 'existing' ? choice.thread.id : null };
+  const isNew = choice.kind === 'new';
+  const hasInput = Boolean(body.input) || media.length > 0;
+  const runScope: RunScope = {
+    ctx,
+    scope,
+    runId,
+    agentId: agent.id,
+    threadId: choice.kind === 'existing' ? choice.thread.id : null,
+    toolOwner: agentCredentialOwner(agent, scope.userId),
+  };
+  // What the model call needs that does not depend on the claim is read while the run is
+  // claimed; a claim that fails (409, a replay) leaves it unused.
+  const memory = agentMemoryOf(agent);
+  const tools = handled(target.capabilities.tools ? resolveRunTools(runScope, agentToolIdsOf(agent)) : Promise.resolve<RunTool[]>([]));
+  const memories = memory.enabled && body.input ? handled(recall(ctx, scope, agent, body.input, memory.retrieve_limit)) : undefined;
 
   return {
     runId,
     kind,
     agentId: agent.id,
-    threadId: state.threadId,
+    threadId: runScope.threadId,
     promptId: null,
     promptVersion: null,
     target,
-    beforeClaim:
-      choice.kind === 'new'
-        ? async (trx) => {
-            const thread = await createThread(trx, { workspaceId: scope.workspaceId, userId: scope.userId, agentId: agent.id, name: null });
-            state.threadId = thread.id;
-            return thread.id;
-          }
-        : undefined,
-    afterClaim: body.input || media.length > 0
+    beforeClaim: isNew
+      ? async (trx) => {
+          const thread = await createThread(trx, {
+            workspaceId: scope.workspaceId,
+            userId: scope.userId,
+            agentId: agent.id,
+            name: null,
+            messageCount: hasInput ? 1 : 0,
+          });
+          runScope.threadId = thread.id;
+          return thread.id;
+        }
+      : undefined,
+    afterClaim: hasInput
       ? async (trx, run) => {
-          await appendMessages(trx, { id: run.thread_id!, workspaceId: scope.workspaceId, isNew: choice.kind === 'new' }, [
+          await appendMessages(trx, { id: run.thread_id!, workspaceId: scope.workspaceId, createdWithThem: isNew }, [
             {
               role: 'user',
               content: body.input ?? '',
@@ -130,8 +149,14 @@ async function prepareConversationRun(
         }
       : undefined,
     execute: (run) =>
-      executeConversation(ctx, scope, agent, target, run, { instructions, inputText: body.input ?? '', inputParts, newThread: choice.kind === 'new' }),
+      executeConversation(ctx, scope, agent, target, run, { instructions, inputText: body.input ?? '', inputParts, newThread: isNew, tools, memories }),
   };
+}
+
+/** A promise whose failure is reported where it is awaited, not as an unhandled rejection. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 /**
@@ -197,23 +222,26 @@ async function executeConversation(
   agent: AgentRow,
   target: ModelTarget,
   run: ActiveRun,
-  turn: { instructions: string; inputText: string; inputParts: UserPart[]; newThread: boolean },
+  turn: {
+    instructions: string;
+    inputText: string;
+    inputParts: UserPart[];
+    newThread: boolean;
+    tools: Promise<RunTool[]>;
+    /** Started before the claim when there was input to recall with. */
+    memories: Promise<Recalled> | undefined;
+  },
 ): Promise<RunOutcome> {
   const db = ctx.db.kysely;
   const threadId = run.threadId!;
   const settings = agentSettingsOf(agent);
   const memory = agentMemoryOf(agent);
-  const runScope: RunScope = { ctx, scope, runId: run.id, agentId: agent.id, threadId, toolOwner: agentCredentialOwner(agent, scope.userId) };
 
-  // Everything the model call needs is read at once; a thread the run just started holds only the
-  // message it wrote, so its history is not read back.
+  // A thread the run just started holds only the message it wrote: its history is not read back.
   const history = turn.newThread ? Promise.resolve([]) : loadHistory(db, threadId, HISTORY_LIMIT);
-  const recallText = turn.inputText ? Promise.resolve(turn.inputText) : history.then(lastUserText);
-  const [past, tools, memories] = await Promise.all([
-    history,
-    target.capabilities.tools ? resolveRunTools(runScope, agentToolIdsOf(agent)) : Promise.resolve<RunTool[]>([]),
-    memory.enabled ? recallText.then((text) => recall(ctx, scope, agent, text, memory.retrieve_limit)) : undefined,
-  ]);
+  // Without input, the memories to recall are those of the conversation's last user message.
+  const recalled = turn.memories ?? (memory.enabled ? history.then((past) => recall(ctx, scope, agent, lastUserText(past), memory.retrieve_limit)) : undefined);
+  const [past, tools, memories] = await Promise.all([history, turn.tools, recalled]);
   // The input's own attachments are already parts; history re-reads files only for older messages.
   const partsByMessage = new Map<string, UserPart[]>();
   for (const message of past) {
@@ -297,7 +325,13 @@ function lastUserText(history: HistoryMessage[]): string {
  * Memories for this turn: the caller's own with this agent (in the workspace the run acts in)
  * and the agent's training (in the agent's workspace, which differs for a shared agent).
  */
-async function recall(ctx: AppContext, scope: WorkspaceScope, agent: AgentRow, text: string, limit: number) {
+interface Recalled {
+  facts: MemoryRow[];
+  examples: MemoryRow[];
+  documents: MemoryRow[];
+}
+
+async function recall(ctx: AppContext, scope: WorkspaceScope, agent: AgentRow, text: string, limit: number): Promise<Recalled> {
   const own = await retrieveMemories(ctx, { workspaceId: scope.workspaceId, agentId: agent.id, userId: scope.userId, text, limit });
   if (agent.workspace_id === scope.workspaceId) return { facts: own.facts.map((m) => m.row), examples: own.examples.map((m) => m.row), documents: own.documents.map((m) => m.row) };
   const trained = await retrieveMemories(ctx, { workspaceId: agent.workspace_id, agentId: agent.id, userId: 0, text, limit });

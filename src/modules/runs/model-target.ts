@@ -31,6 +31,29 @@ export interface ModelChoiceFields {
 
 const DEFAULT_FIELDS: ModelChoiceFields = { llm: 'llm_uuid', account: 'account_uuid' };
 
+/**
+ * The official catalog (models and providers without a workspace) changes only by migration,
+ * so a process reads each row once: every run needs them before its model call.
+ */
+const officialModels = new Map<string, ModelRow>();
+const officialProviders = new Map<string, ProviderRow>();
+
+async function modelRowOf(db: Executor, owner: CredentialOwner, id: string): Promise<ModelRow | undefined> {
+  const cached = officialModels.get(id);
+  if (cached) return cached;
+  const row = await findVisibleModel(db, owner.workspaceId, owner.userId, id);
+  if (row && row.workspace_id === null && row.account_id === null) officialModels.set(id, row);
+  return row;
+}
+
+async function providerRowOf(db: Executor, id: string): Promise<ProviderRow | undefined> {
+  const cached = officialProviders.get(id);
+  if (cached) return cached;
+  const row = await findProviderById(db, id);
+  if (row && row.workspace_id === null) officialProviders.set(id, row);
+  return row;
+}
+
 /** A checked pair of catalog model and connected account of the same provider. */
 export interface ModelSelection {
   llm: ModelRow;
@@ -61,12 +84,12 @@ export async function selectModel(
   if (!choice.llmId) throw fieldError(fields.llm, `The ${words(fields.llm)} field is required.`);
   if (!choice.accountId) throw fieldError(fields.account, `The ${words(fields.account)} field is required.`);
   const [llm, account] = await Promise.all([
-    findVisibleModel(db, owner.workspaceId, owner.userId, choice.llmId.toLowerCase()),
+    modelRowOf(db, owner, choice.llmId.toLowerCase()),
     findUsableAccount(db, owner.workspaceId, owner.userId, choice.accountId.toLowerCase()),
   ]);
   if (!llm) throw fieldError(fields.llm, `The selected ${words(fields.llm)} is invalid.`);
   if (!account) throw fieldError(fields.account, `The selected ${words(fields.account)} is invalid.`);
-  const provider = await findProviderById(db, llm.provider_id);
+  const provider = await providerRowOf(db, llm.provider_id);
   const api = provider ? modelApiOf(provider) : undefined;
   if (!provider || !api) throw fieldError(fields.llm, `The selected ${words(fields.llm)} is not a language model.`);
   const listedByAccount = llm.account_id !== null && llm.account_id === account.id;

@@ -71,14 +71,25 @@ export function toolResultOf(row: MessageRow): ToolResult | null {
  */
 export async function appendMessages(
   trx: Executor,
-  thread: { id: string; workspaceId: string; /** True for a thread created in this transaction: it has no messages to count. */ isNew?: boolean },
+  thread: {
+    id: string;
+    workspaceId: string;
+    /**
+     * The thread was created in this transaction already counting these messages (createThread's
+     * `messageCount`): they take sequences from 1 and nothing is counted again.
+     */
+    createdWithThem?: boolean;
+  },
   messages: NewMessage[],
 ): Promise<MessageRow[]> {
   if (messages.length === 0) return [];
   const at = now();
-  const bumped = await bumpMessageCount(trx, thread.workspaceId, thread.id, messages.length, at);
-  if (!bumped) throw new AppError('NOT_FOUND');
-  const first = thread.isNew ? 1 : (await repo.lastSequence(trx, thread.workspaceId, thread.id)) + 1;
+  let first = 1;
+  if (!thread.createdWithThem) {
+    const bumped = await bumpMessageCount(trx, thread.workspaceId, thread.id, messages.length, at);
+    if (!bumped) throw new AppError('NOT_FOUND');
+    first = (await repo.lastSequence(trx, thread.workspaceId, thread.id)) + 1;
+  }
   const rows = await repo.insertMessages(
     trx,
     messages.map((m, i) => ({

@@ -116,6 +116,8 @@ export function createThread(
     name: string | null;
     visibility?: ThreadVisibility;
     metadata?: Record<string, unknown>;
+    /** Messages the same transaction appends at once (appendMessages with `createdWithThem`). */
+    messageCount?: number;
   },
 ): Promise<ThreadRow> {
   const at = now();
@@ -127,8 +129,8 @@ export function createThread(
     name: values.name,
     visibility: values.visibility ?? 'private',
     metadata: toJson(values.metadata ?? {}),
-    message_count: 0,
-    last_message_at: null,
+    message_count: values.messageCount ?? 0,
+    last_message_at: values.messageCount ? at : null,
     created_at: at,
     updated_at: at,
   });
