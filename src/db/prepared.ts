@@ -38,3 +38,20 @@ export function preparedQuery<P extends Record<string, unknown>, Row>(
     return result.rows;
   };
 }
+
+/**
+ * An INSERT … RETURNING * of one row with a fixed set of columns, prepared like `preparedQuery`:
+ * for rows every run writes. Each call must give every column of the list.
+ */
+export function preparedInsert<T extends keyof Database & string, Row>(table: T, columns: readonly string[]) {
+  const insert = preparedQuery((db, params: Record<string, unknown>) =>
+    db
+      .insertInto(table)
+      .values(Object.fromEntries(columns.map((column) => [column, params[column]])) as never)
+      .returningAll() as unknown as Compilable<Row>,
+  );
+  return async (db: Executor, values: Record<string, unknown>): Promise<Row> => {
+    const [row] = await insert(db, values);
+    return row!;
+  };
+}

@@ -1,5 +1,6 @@
 import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
 import { grantExists } from '../shares/shares.repository.js';
 import type { WorkspaceRole } from '../workspaces/workspaces.table.js';
@@ -86,8 +87,18 @@ export function listAgentsQuery(db: Executor, viewer: AgentViewer, filter: Agent
   return query;
 }
 
-export function findVisibleAgent(db: Executor, viewer: AgentViewer, id: string): Promise<AgentRow | undefined> {
-  return visibleAgentsQuery(db, viewer).selectAll('a').where('a.id', '=', id).executeTakeFirst();
+/** Every run looks its agent up: prepared once per kind of viewer (managers see more). */
+const visibleAgentById = (role: WorkspaceRole) =>
+  preparedQuery((db, p: { workspaceId: string; userId: number; id: string }) =>
+    visibleAgentsQuery(db, { workspaceId: p.workspaceId, userId: p.userId, role }).selectAll('a').where('a.id', '=', p.id),
+  );
+const agentForManager = visibleAgentById('admin');
+const agentForMember = visibleAgentById('member');
+
+export async function findVisibleAgent(db: Executor, viewer: AgentViewer, id: string): Promise<AgentRow | undefined> {
+  const find = isManager(viewer.role) ? agentForManager : agentForMember;
+  const [row] = await find(db, { workspaceId: viewer.workspaceId, userId: viewer.userId, id });
+  return row as AgentRow | undefined;
 }
 
 /** Agents by id among those the viewer may see, in one query. */

@@ -1,5 +1,6 @@
 import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import type { Dialect, Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
 import { fromJson, toBool } from '../../db/values.js';
 import type { AccountRow } from '../accounts/accounts.table.js';
 import { fts5Query, tsQuery } from './memories.search.js';
@@ -289,8 +290,14 @@ export async function countVisibleMemoriesByWorkspace(db: Executor, userId: numb
   return new Map(rows.map((r) => [r.workspace_id, Number(r.count)]));
 }
 
-export function findAiSettings(db: Executor, workspaceId: string): Promise<WorkspaceAiSettingsRow | undefined> {
-  return db.selectFrom('workspace_ai_settings').selectAll().where('workspace_id', '=', workspaceId).executeTakeFirst();
+// Every agent run reads it (is there an embedding model?): prepared once.
+const aiSettingsOf = preparedQuery((db, p: { workspaceId: string }) =>
+  db.selectFrom('workspace_ai_settings').selectAll().where('workspace_id', '=', p.workspaceId),
+);
+
+export async function findAiSettings(db: Executor, workspaceId: string): Promise<WorkspaceAiSettingsRow | undefined> {
+  const [row] = await aiSettingsOf(db, { workspaceId });
+  return row;
 }
 
 export async function saveAiSettings(db: Executor, values: Insertable<WorkspaceAiSettingsTable>): Promise<WorkspaceAiSettingsRow> {

@@ -1,9 +1,22 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedInsert } from '../../db/prepared.js';
 import type { RunKind, RunRow, RunsTable, RunStatus } from './runs.table.js';
 
-export function insertRun(db: Executor, values: Insertable<RunsTable>): Promise<RunRow> {
-  return db.insertInto('runs').values(values).returningAll().executeTakeFirstOrThrow();
+/** The columns a run is created with (the counters start at their defaults). */
+const RUN_COLUMNS = [
+  'id', 'workspace_id', 'user_id', 'kind', 'agent_id', 'thread_id', 'prompt_id', 'prompt_version', 'llm_id', 'account_id',
+  'provider_slug', 'model_id', 'status', 'finish_reason', 'error', 'idempotency_key', 'request_hash', 'output', 'output_json',
+  'response', 'latency_ms', 'ttft_ms', 'lease_expires_at', 'cancel_requested', 'started_at', 'finished_at', 'created_at', 'updated_at',
+] as const satisfies ReadonlyArray<keyof RunsTable>;
+
+export type NewRun = Pick<Insertable<RunsTable>, (typeof RUN_COLUMNS)[number]>;
+
+const insertRunRow = preparedInsert<'runs', RunRow>('runs', RUN_COLUMNS);
+
+/** Every run writes one: prepared once (see preparedInsert). */
+export function insertRun(db: Executor, values: Required<NewRun>): Promise<RunRow> {
+  return insertRunRow(db, values);
 }
 
 export function findRun(db: Executor, workspaceId: string, id: string): Promise<RunRow | undefined> {

@@ -1,5 +1,6 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedInsert } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
 import type { MediaRow } from '../media/media.table.js';
 import type { MessageAttachmentsTable, MessageRole, MessageRow, MessagesTable } from './threads.table.js';
@@ -38,7 +39,19 @@ export async function lastSequence(db: Executor, workspaceId: string, threadId: 
   return Number(row?.sequence ?? 0);
 }
 
-export function insertMessages(db: Executor, rows: Insertable<MessagesTable>[]): Promise<MessageRow[]> {
+const MESSAGE_COLUMNS = [
+  'id', 'workspace_id', 'thread_id', 'run_id', 'user_id', 'agent_id', 'sequence', 'role', 'content', 'tool_calls', 'tool_result',
+  'status', 'llm_id', 'model_id', 'input_tokens', 'output_tokens', 'cost', 'latency_ms', 'feedback', 'feedback_comment',
+  'feedback_at', 'metadata', 'created_at', 'updated_at',
+] as const satisfies ReadonlyArray<keyof MessagesTable>;
+
+export type NewMessageRow = Required<Pick<Insertable<MessagesTable>, (typeof MESSAGE_COLUMNS)[number]>>;
+
+// Runs append one message at a time most often (the user's, a reply): that insert is prepared.
+const insertMessageRow = preparedInsert<'messages', MessageRow>('messages', MESSAGE_COLUMNS);
+
+export async function insertMessages(db: Executor, rows: NewMessageRow[]): Promise<MessageRow[]> {
+  if (rows.length === 1) return [await insertMessageRow(db, rows[0]!)];
   return db.insertInto('messages').values(rows).returningAll().execute();
 }
 

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Insertable, type Updateable } from 'kysely';
 import type { Database, Executor } from '../../db/database.js';
+import { preparedInsert } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
 import type { AgentRow } from '../agents/agents.table.js';
 import type { ThreadRow, ThreadsTable, ThreadVisibility } from './threads.table.js';
@@ -46,8 +47,15 @@ export function findVisibleThread(db: Executor, workspaceId: string, userId: num
     .executeTakeFirst();
 }
 
-export function insertThread(db: Executor, values: Insertable<ThreadsTable>): Promise<ThreadRow> {
-  return db.insertInto('threads').values(values).returningAll().executeTakeFirstOrThrow();
+const THREAD_COLUMNS = [
+  'id', 'workspace_id', 'user_id', 'agent_id', 'name', 'visibility', 'metadata', 'message_count', 'last_message_at', 'created_at', 'updated_at',
+] as const satisfies ReadonlyArray<keyof ThreadsTable>;
+
+// An agent run without a thread starts one: prepared once, like the run itself.
+const insertThreadRow = preparedInsert<'threads', ThreadRow>('threads', THREAD_COLUMNS);
+
+export function insertThread(db: Executor, values: Required<Pick<Insertable<ThreadsTable>, (typeof THREAD_COLUMNS)[number]>>): Promise<ThreadRow> {
+  return insertThreadRow(db, values);
 }
 
 export function updateThread(db: Executor, workspaceId: string, id: string, values: Updateable<ThreadsTable>): Promise<ThreadRow | undefined> {
