@@ -1,6 +1,5 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import type { AppContext } from '../../context.js';
 import { fieldError } from '../../errors.js';
 import { OutboundBlockedError, OutboundNetworkError, OutboundTimeoutError } from '../../lib/outbound/outbound-client.js';
@@ -12,6 +11,36 @@ import type { AccountRow } from '../accounts/accounts.table.js';
 import { injectCredentials, scrubSecrets, secretStringsOf } from '../accounts/credential-injection.js';
 import { providerAuthConfig, providerMetadata } from '../providers/providers.service.js';
 import type { ProviderRow } from '../providers/providers.table.js';
+
+/**
+ * The MCP SDK, loaded on the first connection: it takes about 150 ms and 28 MB to load, and
+ * most instances never connect an MCP server, so starting the server does not pay for it.
+ */
+type McpSdk = {
+  Client: typeof import('@modelcontextprotocol/sdk/client/index.js').Client;
+  StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport;
+  StreamableHTTPError: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPError;
+  McpError: typeof import('@modelcontextprotocol/sdk/types.js').McpError;
+  ErrorCode: typeof import('@modelcontextprotocol/sdk/types.js').ErrorCode;
+};
+let mcpSdk: McpSdk | undefined;
+
+async function loadMcpSdk(): Promise<McpSdk> {
+  if (mcpSdk) return mcpSdk;
+  const [client, http, types] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  mcpSdk = {
+    Client: client.Client,
+    StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+    StreamableHTTPError: http.StreamableHTTPError,
+    McpError: types.McpError,
+    ErrorCode: types.ErrorCode,
+  };
+  return mcpSdk;
+}
 
 /** The server refused the account's credentials (401/403). */
 export class McpRejectedError extends Error {
@@ -98,6 +127,8 @@ function translate(error: unknown, connection: Pick<Connection, 'lastFailure' | 
   }
   const { secrets, url } = connection.endpoint;
   const failure = connection.lastFailure();
+  // A connection exists, so the SDK is loaded.
+  const { StreamableHTTPError, McpError, ErrorCode } = mcpSdk!;
   if (error instanceof StreamableHTTPError) {
     const status = error.code !== undefined && error.code > 0 ? error.code : (failure?.status ?? 0);
     const reason = failure && failure.status === status ? reasonOfBody(failure.text, status, secrets) : scrubSecrets(error.message, secrets);
@@ -123,6 +154,7 @@ async function connect(ctx: AppContext, endpoint: Endpoint): Promise<Connection>
     }
     return response;
   };
+  const { Client, StreamableHTTPClientTransport } = await loadMcpSdk();
   const transport = new StreamableHTTPClientTransport(endpoint.url, {
     fetch: fetcher,
     requestInit: { headers: endpoint.headers },
@@ -246,8 +278,12 @@ export async function withMcpClient<T>(ctx: AppContext, account: AccountRow, pro
       const translated = connection ? translate(error, connection, ctx.config.outboundTimeoutMs) : (error as Error);
       const sessionLost = translated instanceof McpServerError && /answered 404/.test(translated.message);
       // A JSON-RPC error answer or a cancelled call leaves the session usable; anything else may not.
+      const sdk = mcpSdk;
       const sessionFine =
-        (error instanceof McpError && error.code !== ErrorCode.ConnectionClosed && error.code !== ErrorCode.RequestTimeout) ||
+        (sdk !== undefined &&
+          error instanceof sdk.McpError &&
+          error.code !== sdk.ErrorCode.ConnectionClosed &&
+          error.code !== sdk.ErrorCode.RequestTimeout) ||
         (error instanceof Error && error.name === 'AbortError');
       if (connection && !sessionFine) drop(pool, account.id, entry);
       if (sessionLost && attempt === 0) continue;
