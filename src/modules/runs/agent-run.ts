@@ -6,7 +6,6 @@ import { runTurn, type StepRecord } from '../../ai/tool-loop.js';
 import type { RunScope, RunTool } from '../../ai/ports.js';
 import { agentCredentialOwner, agentMemoryOf, agentSettingsOf, agentToolIdsOf, getAgentAccessOrThrow, type AgentRow } from '../agents/access.js';
 import { attachmentParts, loadAttachments } from '../media/media.service.js';
-import type { MediaRow } from '../media/media.table.js';
 import { retrieveMemories } from '../memories/memories.service.js';
 import type { MemoryRow } from '../memories/memories.table.js';
 import { parseTemplate, renderTemplate } from '../prompts/template.js';
@@ -56,7 +55,7 @@ export async function prepareAgentRun(
 /** `POST /threads/{uuid}/run`: the thread's agent answers it. */
 export async function prepareThreadRun(ctx: AppContext, scope: WorkspaceScope, threadId: string, body: AgentRunInput): Promise<PreparedRun> {
   const thread = await getThreadForRunOrThrow(ctx, scope, threadId.toLowerCase());
-  if (!thread.agent_id) throw new AppError('VALIDATION', 'The thread has no agent to answer it: set its agent_uuid first.', { fields: { agent_uuid: ['The thread has no agent to answer it: set its agent_uuid first.'] } });
+  if (!thread.agent_id) throw fieldError('agent_uuid', 'The thread has no agent to answer it: set its agent_uuid first.');
   let agent: AgentRow;
   try {
     ({ agent } = await getAgentAccessOrThrow(ctx, scope, thread.agent_id, 'run'));
@@ -186,7 +185,7 @@ export function systemPromptOf(instructions: string, threadSystem: string[], fac
   }
   if (documents.length > 0) {
     const blocks = documents.map((m) => {
-      const title = (m.metadata && typeof m.metadata === 'object' ? (m.metadata as { title?: unknown }).title : undefined) ?? null;
+      const title = m.metadata.title;
       return `${title ? `[${String(title)}]\n` : ''}${m.content}`;
     });
     sections.push(`Reference material:\n${blocks.join('\n\n')}`);
@@ -197,11 +196,11 @@ export function systemPromptOf(instructions: string, threadSystem: string[], fac
 /** Few-shot examples from training, as user/assistant pairs before the conversation. */
 export function exampleMessages(examples: MemoryRow[]): ModelMessage[] {
   return examples.flatMap((m): ModelMessage[] => {
-    const meta = (typeof m.metadata === 'string' ? JSON.parse(m.metadata) : m.metadata) as { input?: unknown; output?: unknown } | null;
-    if (typeof meta?.input !== 'string' || typeof meta.output !== 'string') return [];
+    const { input, output } = m.metadata;
+    if (typeof input !== 'string' || typeof output !== 'string') return [];
     return [
-      { role: 'user', content: meta.input },
-      { role: 'assistant', content: meta.output },
+      { role: 'user', content: input },
+      { role: 'assistant', content: output },
     ];
   });
 }
@@ -209,7 +208,7 @@ export function exampleMessages(examples: MemoryRow[]): ModelMessage[] {
 async function historyParts(ctx: AppContext, message: HistoryMessage, target: ModelTarget): Promise<UserPart[]> {
   if (message.attachments.length === 0) return [];
   // Earlier images go to a model that cannot see them as a note instead of a refusal.
-  const visible = target.capabilities.vision ? message.attachments : message.attachments.filter((m: MediaRow) => m.kind !== 'image');
+  const visible = target.capabilities.vision ? message.attachments : message.attachments.filter((m) => m.kind !== 'image');
   const parts: UserPart[] = visible.length > 0 ? await attachmentParts(ctx, visible, { vision: target.capabilities.vision, name: target.llm.name }) : [];
   const hidden = message.attachments.length - visible.length;
   if (hidden > 0) parts.push({ type: 'text', text: `[${hidden} image${hidden === 1 ? '' : 's'} not shown: this model does not accept images]` });
