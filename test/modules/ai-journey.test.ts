@@ -97,6 +97,7 @@ describe.each(DIALECTS)('an agent from first connection to the leaderboard on %s
     expect((await t.request({ method: 'POST', url: `/api/v1/accounts/${mcpAccount.body.data.uuid}/verify`, ...as() })).status).toBe(200);
     const listed = await t.request({ url: `/api/v1/tools?filter[account]=${mcpAccount.body.data.uuid}`, ...as() });
     state.mcpTool = listed.body.data.find((x: any) => x.name === 'get_weather').uuid;
+    state.failingTool = listed.body.data.find((x: any) => x.name === 'always_fails').uuid;
   });
 
   it('creates the agent and chats with it in a thread, streaming, with tool calls to both tools', async () => {
@@ -185,5 +186,24 @@ describe.each(DIALECTS)('an agent from first connection to the leaderboard on %s
     const threadId = response.body.data.thread_uuid;
     expect((await t.request({ url: `/api/v1/threads/${threadId}`, token: friend.token })).status).toBe(200);
     expect((await t.request({ url: `/api/v1/threads/${threadId}`, ...as() })).status).toBe(404);
+  });
+
+  it('hands a failing tool’s error back to the model and finishes the run', async () => {
+    const withFailing = await t.request({
+      method: 'PUT',
+      url: `/api/v1/agents/${state.agent}`,
+      ...as(),
+      body: { tools: [state.httpTool, state.mcpTool, MEMORY_SAVE, state.failingTool] },
+    });
+    expect(withFailing.status).toBe(200);
+    openai.script([{ toolCalls: [{ name: 'always_fails', input: {} }] }, { text: 'That service is down, sorry.' }]);
+    const response = await t.request({ method: 'POST', url: `/api/v1/agents/${state.agent}/run`, ...as(), body: { input: 'Try the broken one' } });
+    expect(response.status).toBe(200);
+    expect(response.body.data).toMatchObject({ status: 'completed', output: 'That service is down, sorry.' });
+    const result = response.body.data.messages.find((m: any) => m.role === 'tool').tool_result;
+    expect(result).toMatchObject({ name: 'always_fails', is_error: true, output: { error: expect.stringContaining('The weather backend is down') } });
+    // The model read the error as the tool's result.
+    const sent = openai.chatBodies().at(-1)!.messages.find((m: any) => m.role === 'tool');
+    expect(sent.content).toContain('The weather backend is down');
   });
 });
