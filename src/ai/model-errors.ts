@@ -1,4 +1,4 @@
-import { APICallError } from 'ai';
+import { isApiCallError } from './sdk.js';
 
 /** Why a model call failed, in words a user can act on, and how the API should answer. */
 export interface ModelFailure {
@@ -61,7 +61,7 @@ function scrub(text: string, secrets: ReadonlyArray<string | null>): string {
 
 /** Turns whatever a model call threw into a plain-words failure. */
 export function describeModelFailure(error: unknown, secrets: ReadonlyArray<string | null> = []): ModelFailure {
-  if (APICallError.isInstance(error)) {
+  if (isApiCallError(error)) {
     const status = error.statusCode ?? null;
     if (status === null) {
       const code = (error.cause as { code?: string; cause?: { code?: string } } | undefined)?.cause?.code ?? (error.cause as { code?: string })?.code;

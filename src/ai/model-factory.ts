@@ -1,9 +1,3 @@
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createGoogleGenerativeAI } from '@ai-sdk/google';
-import { createGroq } from '@ai-sdk/groq';
-import { createMistral } from '@ai-sdk/mistral';
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { EmbeddingModel, LanguageModel } from 'ai';
 
 // The SDK prints its warnings to the console; Athena's logs are structured (pino) instead.
@@ -28,37 +22,45 @@ export interface ModelSpec {
  * The AI SDK provider for a spec. OpenAI's own API goes through `@ai-sdk/openai` (Chat
  * Completions, which every OpenAI-compatible server speaks too), Anthropic, Gemini, Mistral and
  * Groq through theirs, and every other OpenAI-compatible server (vLLM, LM Studio, DeepSeek,
- * OpenRouter, Ollama's `/v1`) through `@ai-sdk/openai-compatible`.
+ * OpenRouter, Ollama's `/v1`) through `@ai-sdk/openai-compatible`. Each package is loaded the
+ * first time a model of its vendor is called.
  */
-function providerOf(spec: ModelSpec) {
+async function providerOf(spec: ModelSpec) {
   const apiKey = spec.apiKey ?? undefined;
   const common = { baseURL: spec.baseUrl, fetch: spec.fetch };
   switch (spec.api) {
     case 'anthropic': {
+      const { createAnthropic } = await import('@ai-sdk/anthropic');
       const anthropic = createAnthropic({ ...common, apiKey: apiKey ?? '' });
       return { chat: (id: string) => anthropic(id), embedding: undefined };
     }
     case 'gemini': {
+      const { createGoogleGenerativeAI } = await import('@ai-sdk/google');
       const google = createGoogleGenerativeAI({ ...common, apiKey: apiKey ?? '' });
       return { chat: (id: string) => google(id), embedding: (id: string) => google.textEmbeddingModel(id) };
     }
     case 'ollama': {
+      const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
       const ollama = createOpenAICompatible({ ...common, baseURL: `${spec.baseUrl}/v1`, name: 'ollama', includeUsage: true });
       return { chat: (id: string) => ollama.chatModel(id), embedding: (id: string) => ollama.textEmbeddingModel(id) };
     }
     case 'openai': {
       if (spec.providerSlug === 'openai') {
+        const { createOpenAI } = await import('@ai-sdk/openai');
         const openai = createOpenAI({ ...common, apiKey: apiKey ?? '' });
         return { chat: (id: string) => openai.chat(id), embedding: (id: string) => openai.textEmbeddingModel(id) };
       }
       if (spec.providerSlug === 'mistral') {
+        const { createMistral } = await import('@ai-sdk/mistral');
         const mistral = createMistral({ ...common, apiKey: apiKey ?? '' });
         return { chat: (id: string) => mistral(id), embedding: (id: string) => mistral.textEmbeddingModel(id) };
       }
       if (spec.providerSlug === 'groq') {
+        const { createGroq } = await import('@ai-sdk/groq');
         const groq = createGroq({ ...common, apiKey: apiKey ?? '' });
         return { chat: (id: string) => groq(id), embedding: undefined };
       }
+      const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
       const compatible = createOpenAICompatible({
         ...common,
         name: spec.providerSlug,
@@ -71,8 +73,8 @@ function providerOf(spec: ModelSpec) {
 }
 
 /** The language model of a spec, ready for generateText/streamText. */
-export function languageModelOf(spec: ModelSpec): Exclude<LanguageModel, string> {
-  return providerOf(spec).chat(spec.modelId) as Exclude<LanguageModel, string>;
+export async function languageModelOf(spec: ModelSpec): Promise<Exclude<LanguageModel, string>> {
+  return (await providerOf(spec)).chat(spec.modelId) as Exclude<LanguageModel, string>;
 }
 
 /** Thrown when a vendor has no embeddings API Athena can call. */
@@ -84,8 +86,8 @@ export class EmbeddingsUnsupportedError extends Error {
 }
 
 /** The embedding model of a spec (OpenAI-compatible `/embeddings`, Gemini, Mistral). */
-export function embeddingModelOf(spec: ModelSpec): Exclude<EmbeddingModel, string> {
-  const embedding = providerOf(spec).embedding;
+export async function embeddingModelOf(spec: ModelSpec): Promise<Exclude<EmbeddingModel, string>> {
+  const embedding = (await providerOf(spec)).embedding;
   if (!embedding) throw new EmbeddingsUnsupportedError(spec.providerSlug);
   return embedding(spec.modelId) as Exclude<EmbeddingModel, string>;
 }

@@ -1,8 +1,9 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { jsonSchema, Output, stepCountIs, streamText, tool, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
+import type { LanguageModel, ModelMessage, ToolSet } from 'ai';
 import { describeModelFailure } from './model-errors.js';
 import { ToolError, type RunTool } from './ports.js';
+import { loadAi } from './sdk.js';
 
 /** Token counts and their price, as the catalog quotes it. */
 export interface Usage {
@@ -127,7 +128,12 @@ function errorMessageOf(error: unknown): string {
 }
 
 /** The AI SDK tool set for the run's tools; input is validated before a tool runs. */
-function toolSetOf(tools: RunTool[], errors: Map<string, boolean>, onUnexpected: (tool: RunTool, error: unknown) => void): ToolSet {
+function toolSetOf(
+  { tool, jsonSchema }: Pick<Awaited<ReturnType<typeof loadAi>>, 'tool' | 'jsonSchema'>,
+  tools: RunTool[],
+  errors: Map<string, boolean>,
+  onUnexpected: (tool: RunTool, error: unknown) => void,
+): ToolSet {
   const set: ToolSet = {};
   for (const runTool of tools) {
     set[runTool.name] = tool({
@@ -173,7 +179,9 @@ export async function runTurn(input: TurnInput, observer: TurnObserver, options:
   };
 
   const toolErrors = new Map<string, boolean>();
-  const tools = toolSetOf(input.tools, toolErrors, options.onUnexpectedToolError ?? (() => undefined));
+  const sdk = await loadAi();
+  const { streamText, stepCountIs, Output } = sdk;
+  const tools = toolSetOf(sdk, input.tools, toolErrors, options.onUnexpectedToolError ?? (() => undefined));
   const steps: StepRecord[] = [];
   let current: StepRecord | undefined;
   let stepStarted = started;

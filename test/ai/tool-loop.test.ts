@@ -70,8 +70,8 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
     modelId: 'fake-model',
     ...overrides,
   });
-  const input = (overrides: Partial<TurnInput> = {}): TurnInput => ({
-    model: languageModelOf(spec()),
+  const input = async (overrides: Partial<TurnInput> = {}): Promise<TurnInput> => ({
+    model: await languageModelOf(spec()),
     system: 'You are terse.',
     messages: [{ role: 'user', content: 'Weather in Paris?' }],
     tools: [weather],
@@ -88,7 +88,7 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
       { text: 'It is 21 °C in Paris.', usage: { input: 150, output: 10 } },
     ]);
     const r = recorder();
-    const result = await runTurn(input(), r.observer);
+    const result = await runTurn(await input(), r.observer);
 
     expect(result.status).toBe('completed');
     expect(result.text).toBe('It is 21 °C in Paris.');
@@ -117,7 +117,7 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
       { text: 'The weather service is down.' },
     ]);
     const r = recorder();
-    const result = await runTurn(input({ tools: [weather, broken] }), r.observer);
+    const result = await runTurn(await input({ tools: [weather, broken] }), r.observer);
 
     expect(result.status).toBe('completed');
     const byName = Object.fromEntries(r.results.map((x) => [x.name, x]));
@@ -135,7 +135,7 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
     openai.script([{ toolCalls: [{ name: 'get_weather', input: { city: 'Oslo' } }] }]);
     const r = recorder();
     const callsBefore = openai.chatBodies().length;
-    const result = await runTurn(input({ maxSteps: 3 }), r.observer);
+    const result = await runTurn(await input({ maxSteps: 3 }), r.observer);
 
     expect(result.status).toBe('incomplete');
     expect(result.finishReason).toBe('step_limit');
@@ -151,10 +151,10 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
       { text: 'Finally.' },
     ]);
     const retries: Array<number | null> = [];
-    const model = languageModelOf(
+    const model = await languageModelOf(
       spec({ fetch: retryingFetch({ maxRetries: 3, budgetMs: 5_000, baseDelayMs: 5, onRetry: (e) => retries.push(e.status), random: () => 1 }) }),
     );
-    const result = await runTurn(input({ model, tools: [] }), recorder().observer);
+    const result = await runTurn(await input({ model, tools: [] }), recorder().observer);
 
     expect(result.status).toBe('completed');
     expect(result.text).toBe('Finally.');
@@ -163,9 +163,9 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
 
   it('fails with the provider’s reason in plain words once the retry budget is spent', async () => {
     openai.script([{ error: { status: 429, message: 'Rate limit reached for requests per minute.' } }]);
-    const model = languageModelOf(spec({ fetch: retryingFetch({ maxRetries: 2, budgetMs: 2_000, baseDelayMs: 5 }) }));
+    const model = await languageModelOf(spec({ fetch: retryingFetch({ maxRetries: 2, budgetMs: 2_000, baseDelayMs: 5 }) }));
     const before = openai.calls;
-    const result = await runTurn(input({ model, tools: [] }), recorder().observer);
+    const result = await runTurn(await input({ model, tools: [] }), recorder().observer);
 
     expect(result.status).toBe('failed');
     expect(result.errorStatus).toBe(429);
@@ -175,7 +175,7 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
 
   it('times out a model that does not answer', async () => {
     openai.script([{ hang: true }]);
-    const result = await runTurn(input({ tools: [], stepTimeoutMs: 300 }), recorder().observer);
+    const result = await runTurn(await input({ tools: [], stepTimeoutMs: 300 }), recorder().observer);
     expect(result.status).toBe('failed');
     expect(result.finishReason).toBe('timeout');
     expect(result.error).toBe('The model did not answer within 0.3 seconds.');
@@ -185,7 +185,7 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
     openai.script([{ text: 'one two three four five six', chunkDelayMs: 5, stallAfterChunks: 3 }]);
     const controller = new AbortController();
     const r = recorder();
-    const pending = runTurn(input({ tools: [], signal: controller.signal }), {
+    const pending = runTurn(await input({ tools: [], signal: controller.signal }), {
       ...r.observer,
       onTextDelta: (id, delta) => {
         r.observer.onTextDelta(id, delta);
@@ -204,7 +204,7 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
     openai.script([{ toolCalls: [{ name: 'crashing', input: {} }] }, { text: 'Sorry.' }]);
     const r = recorder();
     const unexpected: string[] = [];
-    const result = await runTurn(input({ tools: [crashing] }), r.observer, { onUnexpectedToolError: (tool, error) => unexpected.push(`${tool.name}: ${(error as Error).message}`) });
+    const result = await runTurn(await input({ tools: [crashing] }), r.observer, { onUnexpectedToolError: (tool, error) => unexpected.push(`${tool.name}: ${(error as Error).message}`) });
     expect(result.status).toBe('completed');
     expect(r.results[0]).toMatchObject({ isError: true, output: { error: 'The tool failed unexpectedly.' } });
     expect(unexpected).toEqual(['crashing: cannot read x of undefined']);
@@ -214,13 +214,13 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
     const keyless = await startFakeOpenAi({ apiKey: '' });
     try {
       for (const model of [
-        languageModelOf(spec({ providerSlug: 'mistral' })),
-        languageModelOf(spec({ providerSlug: 'groq' })),
-        languageModelOf({ api: 'ollama', providerSlug: 'ollama', baseUrl: keyless.url, apiKey: null, modelId: 'llama3.2' }),
+        await languageModelOf(spec({ providerSlug: 'mistral' })),
+        await languageModelOf(spec({ providerSlug: 'groq' })),
+        await languageModelOf({ api: 'ollama', providerSlug: 'ollama', baseUrl: keyless.url, apiKey: null, modelId: 'llama3.2' }),
       ]) {
         openai.script([{ text: 'pong' }]);
         keyless.script([{ text: 'pong' }]);
-        const result = await runTurn(input({ model, tools: [] }), recorder().observer);
+        const result = await runTurn(await input({ model, tools: [] }), recorder().observer);
         expect(result).toMatchObject({ status: 'completed', text: 'pong' });
       }
       expect(keyless.chatBodies().at(-1)!.model).toBe('llama3.2');
@@ -234,9 +234,9 @@ describe('the tool loop against OpenAI-compatible and Anthropic wire formats', (
       { toolCalls: [{ name: 'get_weather', input: { city: 'Rome' } }], usage: { input: 40, output: 8 } },
       { text: 'Sunny in Rome.', usage: { input: 60, output: 5 } },
     ]);
-    const model = languageModelOf({ api: 'anthropic', providerSlug: 'anthropic', baseUrl: `${anthropic.url}/v1`, apiKey: KEY, modelId: 'claude-test' });
+    const model = await languageModelOf({ api: 'anthropic', providerSlug: 'anthropic', baseUrl: `${anthropic.url}/v1`, apiKey: KEY, modelId: 'claude-test' });
     const r = recorder();
-    const result = await runTurn(input({ model }), r.observer);
+    const result = await runTurn(await input({ model }), r.observer);
 
     expect(result.status).toBe('completed');
     expect(result.text).toBe('Sunny in Rome.');

@@ -1,5 +1,5 @@
-import { APICallError } from 'ai';
 import { EmbeddingsUnsupportedError } from '../../ai/model-factory.js';
+import { isApiCallError } from '../../ai/sdk.js';
 import type { AppContext } from '../../context.js';
 import { now } from '../../db/values.js';
 import { AppError, fieldError } from '../../errors.js';
@@ -80,7 +80,7 @@ async function checkEmbeddingModel(ctx: AppContext, account: Parameters<typeof e
   } catch (error) {
     if (error instanceof AppError) throw error;
     if (error instanceof EmbeddingsUnsupportedError) throw fieldError('embedding_model', error.message);
-    if (APICallError.isInstance(error) && error.statusCode !== undefined) {
+    if (isApiCallError(error) && error.statusCode !== undefined) {
       throw fieldError('embedding_model', `The embedding model ${model} could not be used: ${embeddingFailureOf(error)}.`);
     }
     throw new AppError('BAD_GATEWAY', `The embedding model ${model} could not be used: ${embeddingFailureOf(error)}.`);

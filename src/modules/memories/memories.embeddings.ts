@@ -1,7 +1,8 @@
-import { APICallError, embedMany, type EmbeddingModel } from 'ai';
+import type { EmbeddingModel } from 'ai';
 import { LRUCache } from 'lru-cache';
 import { EmbeddingsUnsupportedError, embeddingModelOf } from '../../ai/model-factory.js';
 import { retryingFetch } from '../../ai/retrying-fetch.js';
+import { isApiCallError, loadAi } from '../../ai/sdk.js';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { accessTokenOf } from '../accounts/accounts.oauth2.js';
@@ -40,7 +41,7 @@ export async function embeddingModelForAccount(
   const apiKey =
     account.provider_authentication_strategy === 'oauth2' ? await accessTokenOf(ctx, account, provider) : (await credentialsOf(ctx, account)).token;
   const { maxRetries, retryBudgetMs } = ctx.config.model;
-  return embeddingModelOf({
+  return await embeddingModelOf({
     api,
     providerSlug: provider.slug,
     baseUrl,
@@ -57,6 +58,7 @@ export function embedderOver(ctx: AppContext, model: Exclude<EmbeddingModel, str
     modelId,
     async embed(texts) {
       if (texts.length === 0) return [];
+      const { embedMany } = await loadAi();
       const { embeddings } = await embedMany({
         model,
         values: texts,
@@ -88,7 +90,7 @@ export async function embedderOf(ctx: AppContext, db: Executor, workspaceId: str
 
 /** Why an embedding call failed, without anything the provider echoed (it may hold credentials). */
 export function embeddingFailureOf(error: unknown): string {
-  if (APICallError.isInstance(error)) {
+  if (isApiCallError(error)) {
     return error.statusCode ? `the provider answered ${error.statusCode}` : 'the provider could not be reached';
   }
   if (error instanceof EmbeddingsUnsupportedError) return error.message;

@@ -256,7 +256,7 @@ async function executeConversation(
   const thread = { id: threadId, workspaceId: scope.workspaceId };
   const result = await runTurn(
     {
-      model: languageModelFor(ctx, target),
+      model: await languageModelFor(ctx, target),
       system: system || undefined,
       messages,
       tools,

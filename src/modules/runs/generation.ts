@@ -1,4 +1,4 @@
-import { generateText, NoObjectGeneratedError, Output } from 'ai';
+import { isNoObjectGeneratedError, loadAi } from '../../ai/sdk.js';
 import type { AppContext } from '../../context.js';
 import { newId, now, toJson } from '../../db/values.js';
 import { AppError } from '../../errors.js';
@@ -67,8 +67,9 @@ export async function generateOnce(
   });
   const started = performance.now();
   try {
+    const { generateText, Output } = await loadAi();
     const result = await generateText({
-      model: languageModelFor(ctx, target),
+      model: await languageModelFor(ctx, target),
       system: request.system,
       prompt: request.prompt,
       maxRetries: 0,
@@ -77,7 +78,7 @@ export async function generateOnce(
       ...(request.json && target.capabilities.json ? { output: Output.json() } : {}),
     }).catch((error: unknown) => {
       // JSON mode's parse failure still carries the answer: the caller judges it.
-      if (NoObjectGeneratedError.isInstance(error) && error.text !== undefined && error.usage) {
+      if (isNoObjectGeneratedError(error) && error.text !== undefined && error.usage) {
         return { text: error.text, usage: error.usage, finishReason: error.finishReason ?? 'stop' };
       }
       throw error;

@@ -14,7 +14,7 @@ export function modelFetch(ctx: AppContext, target: ModelTarget): typeof globalT
 }
 
 /** The AI SDK model for a resolved target, with Athena's retries. */
-export function languageModelFor(ctx: AppContext, target: ModelTarget) {
+export function languageModelFor(ctx: AppContext, target: ModelTarget): ReturnType<typeof languageModelOf> {
   return languageModelOf({
     api: target.api,
     providerSlug: target.provider.slug,

@@ -49,7 +49,7 @@ export async function preparePromptRunRequest(ctx: AppContext, scope: WorkspaceS
       const messageId = newId();
       const turn = await runTurn(
         {
-          model: languageModelFor(ctx, target),
+          model: await languageModelFor(ctx, target),
           messages: [{ role: 'user', content: prepared.rendered }],
           tools: [],
           maxSteps: 1,
