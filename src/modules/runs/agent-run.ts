@@ -3,7 +3,7 @@ import type { AppContext } from '../../context.js';
 import { newId } from '../../db/values.js';
 import { AppError, fieldError } from '../../errors.js';
 import { runTurn, type StepRecord } from '../../ai/tool-loop.js';
-import type { RunScope, RunTool } from '../../ai/ports.js';
+import { ToolError, type RunScope, type RunTool } from '../../ai/ports.js';
 import { agentCredentialOwner, agentMemoryOf, agentSettingsOf, agentToolIdsOf, getAgentAccessOrThrow, type AgentRow } from '../agents/access.js';
 import { attachmentParts, loadAttachments } from '../media/media.service.js';
 import { retrieveMemories } from '../memories/memories.service.js';
@@ -18,7 +18,8 @@ import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import { toModelConversation, userMessageOf, type HistoryMessage, type UserPart } from './conversation.js';
 import { languageModelFor } from './model-call.js';
 import { resolveModelTarget, type ModelTarget } from './model-target.js';
-import type { ActiveRun, PreparedRun, RunOutcome } from './runs.service.js';
+import { linkOfRun, startsEarly, type RunLink } from './run-link.js';
+import type { PreparedRun, RunOutcome } from './runs.service.js';
 
 /** Messages of the thread sent back to the model with each run. */
 const HISTORY_LIMIT = 50;
@@ -90,6 +91,10 @@ async function prepareConversationRun(
   if (!agent.llm_id || !agent.account_id) {
     throw fieldError('llm_uuid', 'The agent has no model: set its llm_uuid and account_uuid.');
   }
+  // What the model call needs that depends on neither the model nor the claim is read meanwhile;
+  // a run refused later (422, 409, a replay) leaves it unused.
+  const memory = agentMemoryOf(agent);
+  const memories = memory.enabled && body.input ? handled(recall(ctx, scope, agent, body.input, memory.retrieve_limit)) : undefined;
   // The agent runs on its creator's model account, whoever runs it (sharing an agent shares that).
   const target = await resolveModelTarget(ctx, agentCredentialOwner(agent, scope.userId), { llmId: agent.llm_id, accountId: agent.account_id });
   const media = body.attachments?.length ? await loadAttachments(db, scope, body.attachments, 'attachments') : [];
@@ -106,11 +111,7 @@ async function prepareConversationRun(
     threadId: choice.kind === 'existing' ? choice.thread.id : null,
     toolOwner: agentCredentialOwner(agent, scope.userId),
   };
-  // What the model call needs that does not depend on the claim is read while the run is
-  // claimed; a claim that fails (409, a replay) leaves it unused.
-  const memory = agentMemoryOf(agent);
   const tools = handled(target.capabilities.tools ? resolveRunTools(runScope, agentToolIdsOf(agent)) : Promise.resolve<RunTool[]>([]));
-  const memories = memory.enabled && body.input ? handled(recall(ctx, scope, agent, body.input, memory.retrieve_limit)) : undefined;
 
   return {
     runId,
@@ -147,9 +148,32 @@ async function prepareConversationRun(
           ]);
         }
       : undefined,
-    execute: (run) =>
-      executeConversation(ctx, scope, agent, target, run, { instructions, inputText: body.input ?? '', inputParts, newThread: isNew, tools, memories }),
+    ...conversationStarts(ctx, scope, agent, target, runId, {
+      instructions,
+      inputText: body.input ?? '',
+      inputParts,
+      newThread: isNew,
+      tools,
+      memories,
+    }),
   };
+}
+
+/**
+ * A run in a new thread has a conversation of its input alone: its model turn may start while the
+ * run is claimed (see startsEarly). A run in an existing thread reads the thread after the claim.
+ */
+function conversationStarts(
+  ctx: AppContext,
+  scope: WorkspaceScope,
+  agent: AgentRow,
+  target: ModelTarget,
+  runId: string,
+  turn: ConversationTurn,
+): Pick<PreparedRun, 'startEarly' | 'abandon' | 'execute'> {
+  const start = (link: RunLink) => conversationTurn(ctx, scope, agent, target, turn, link);
+  if (turn.newThread) return startsEarly(runId, start);
+  return { execute: (run) => start(linkOfRun(run)) };
 }
 
 /** A promise whose failure is reported where it is awaited, not as an unhandled rejection. */
@@ -215,36 +239,48 @@ async function historyParts(ctx: AppContext, message: HistoryMessage, target: Mo
   return parts;
 }
 
-async function executeConversation(
+interface ConversationTurn {
+  instructions: string;
+  inputText: string;
+  inputParts: UserPart[];
+  newThread: boolean;
+  tools: Promise<RunTool[]>;
+  /** Started before the claim when there was input to recall with. */
+  memories: Promise<Recalled> | undefined;
+}
+
+async function conversationTurn(
   ctx: AppContext,
   scope: WorkspaceScope,
   agent: AgentRow,
   target: ModelTarget,
-  run: ActiveRun,
-  turn: {
-    instructions: string;
-    inputText: string;
-    inputParts: UserPart[];
-    newThread: boolean;
-    tools: Promise<RunTool[]>;
-    /** Started before the claim when there was input to recall with. */
-    memories: Promise<Recalled> | undefined;
-  },
+  turn: ConversationTurn,
+  link: RunLink,
 ): Promise<RunOutcome> {
   const db = ctx.db.kysely;
-  const threadId = run.threadId!;
   const settings = agentSettingsOf(agent);
   const memory = agentMemoryOf(agent);
 
   // A thread the run just started holds only the message it wrote: its history is not read back.
-  const history = turn.newThread ? Promise.resolve([]) : loadHistory(db, threadId, HISTORY_LIMIT);
+  const history = turn.newThread ? Promise.resolve([]) : link.claimed.then((run) => loadHistory(db, run.threadId!, HISTORY_LIMIT));
   // Without input, the memories to recall are those of the conversation's last user message.
   const recalled = turn.memories ?? (memory.enabled ? history.then((past) => recall(ctx, scope, agent, lastUserText(past), memory.retrieve_limit)) : undefined);
-  const [past, tools, memories] = await Promise.all([history, turn.tools, recalled]);
+  const [past, resolvedTools, memories] = await Promise.all([history, turn.tools, recalled]);
+  // Tools act on the world (and the memory tool writes to the run's thread): none runs before
+  // the run is claimed, even when the model asks early.
+  const tools = resolvedTools.map((tool): RunTool => ({
+    ...tool,
+    execute: async (input, call) => {
+      await link.claimed.catch(() => {
+        throw new ToolError('The run was cancelled before the tool could run.');
+      });
+      return tool.execute(input, call);
+    },
+  }));
   // The input's own attachments are already parts; history re-reads files only for older messages.
   const partsByMessage = new Map<string, UserPart[]>();
   for (const message of past) {
-    if (message.role === 'user' && message.run_id === run.id) partsByMessage.set(message.id, turn.inputParts);
+    if (message.role === 'user' && message.run_id === link.runId) partsByMessage.set(message.id, turn.inputParts);
     else if (message.role === 'user') partsByMessage.set(message.id, await historyParts(ctx, message, target));
   }
   const conversation = turn.newThread
@@ -253,7 +289,6 @@ async function executeConversation(
   const system = systemPromptOf(turn.instructions, conversation.system, memories?.facts ?? [], memories?.documents ?? []);
   const messages = [...exampleMessages(memories?.examples ?? []), ...conversation.messages];
 
-  const thread = { id: threadId, workspaceId: scope.workspaceId };
   const result = await runTurn(
     {
       model: await languageModelFor(ctx, target),
@@ -265,22 +300,25 @@ async function executeConversation(
       maxOutputTokens: settings.max_tokens,
       stepTimeoutMs: ctx.config.model.timeoutMs,
       prices: target.prices,
-      signal: run.signal,
+      signal: link.signal,
       secrets: [target.apiKey],
     },
     {
       newMessageId: () => newId(),
-      onTextDelta: (messageId, delta) => run.emit('message.delta', { message_uuid: messageId, delta }),
-      onToolCall: (messageId, call) => run.emit('tool.call', { message_uuid: messageId, tool_call_id: call.id, name: call.name, input: call.input }),
+      onTextDelta: (messageId, delta) => link.emit('message.delta', { message_uuid: messageId, delta }),
+      onToolCall: (messageId, call) => link.emit('tool.call', { message_uuid: messageId, tool_call_id: call.id, name: call.name, input: call.input }),
       onToolResult: (messageId, result) =>
-        run.emit('tool.result', { message_uuid: messageId, tool_call_id: result.toolCallId, name: result.name, output: result.output, is_error: result.isError }),
+        link.emit('tool.result', { message_uuid: messageId, tool_call_id: result.toolCallId, name: result.name, output: result.output, is_error: result.isError }),
       onStepFinish: async (step) => {
+        // Steps are stored in the claimed run's thread; a turn started early waits for it here.
+        const run = await link.claimed;
+        const thread = { id: run.threadId!, workspaceId: scope.workspaceId };
         const rows = await db.transaction().execute((trx) => appendMessages(trx, thread, stepMessages(step, run.id, agent.id, target)));
         const [message] = await toMessageResources(db, rows.slice(0, 1), run.baseUrl);
         run.emit('message.completed', { message, usage: message?.usage ?? null });
       },
     },
-    { onUnexpectedToolError: (tool, error) => ctx.log.error({ err: error, tool: tool.uuid, run: run.id }, 'a tool failed unexpectedly') },
+    { onUnexpectedToolError: (tool, error) => ctx.log.error({ err: error, tool: tool.uuid, run: link.runId }, 'a tool failed unexpectedly') },
   );
   return { turn: result, output: result.text };
 }

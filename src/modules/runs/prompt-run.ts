@@ -6,6 +6,7 @@ import { preparePromptRun, type PromptRunInput } from '../prompts/prompts.servic
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import { languageModelFor } from './model-call.js';
 import { resolveModelTarget } from './model-target.js';
+import { startsEarly } from './run-link.js';
 import type { PreparedRun } from './runs.service.js';
 
 /** The model's JSON answer, tolerating a Markdown code fence around it. */
@@ -37,15 +38,17 @@ export async function preparePromptRunRequest(ctx: AppContext, scope: WorkspaceS
   if (settings.json_output && !target.capabilities.json) {
     throw fieldError('llm_uuid', `The model ${target.llm.name} does not support JSON output, which this prompt asks for.`);
   }
+  const runId = newId();
   return {
-    runId: newId(),
+    runId,
     kind: 'prompt',
     agentId: null,
     threadId: null,
     promptId: prompt.id,
     promptVersion: prepared.version,
     target,
-    execute: async (run) => {
+    // A prompt run has no thread: its model call may start while the run is claimed.
+    ...startsEarly(runId, async (link) => {
       const messageId = newId();
       const turn = await runTurn(
         {
@@ -58,14 +61,14 @@ export async function preparePromptRunRequest(ctx: AppContext, scope: WorkspaceS
           json: settings.json_output,
           stepTimeoutMs: ctx.config.model.timeoutMs,
           prices: target.prices,
-          signal: run.signal,
+          signal: link.signal,
           secrets: [target.apiKey],
         },
         {
           newMessageId: () => messageId,
-          onTextDelta: (id, delta) => run.emit('message.delta', { message_uuid: id, delta }),
+          onTextDelta: (id, delta) => link.emit('message.delta', { message_uuid: id, delta }),
           onStepFinish: async (step) => {
-            run.emit('message.completed', {
+            link.emit('message.completed', {
               message: null,
               usage: { input_tokens: step.usage.inputTokens, output_tokens: step.usage.outputTokens, cost: step.usage.cost, latency_ms: step.latencyMs },
               output: step.text,
@@ -75,6 +78,6 @@ export async function preparePromptRunRequest(ctx: AppContext, scope: WorkspaceS
       );
       const output = turn.steps.length > 0 ? turn.text : null;
       return { turn, output, outputJson: settings.json_output && output !== null ? (parseJsonReply(output) ?? null) : undefined };
-    },
+    }),
   };
 }

@@ -73,6 +73,13 @@ export interface PreparedRun {
   beforeClaim?(trx: Executor): Promise<string | undefined>;
   /** Written in the claim's transaction after the run row (the user's message). */
   afterClaim?(trx: Executor, run: RunRow): Promise<void>;
+  /**
+   * Starts the model work while the claim commits, when it does not depend on it (a run in a
+   * new thread). Not used with an Idempotency-Key: a retry must never cost a second model call.
+   */
+  startEarly?(): void;
+  /** The claim failed (or was a replay): stop what `startEarly` began. */
+  abandon?(): void;
   execute(run: ActiveRun): Promise<RunOutcome>;
 }
 
@@ -104,8 +111,18 @@ export async function startRun(ctx: AppContext, invocation: RunInvocation, prepa
     if (existing) return replay(ctx, invocation, existing, hash);
   }
   const prepared = await prepare();
-  const claimed = await claim(ctx, invocation, prepared, hash);
-  if (claimed.kind === 'replay') return replay(ctx, invocation, claimed.row, hash);
+  if (!idempotencyKey) prepared.startEarly?.();
+  let claimed: Claim;
+  try {
+    claimed = await claim(ctx, invocation, prepared, hash);
+  } catch (error) {
+    prepared.abandon?.();
+    throw error;
+  }
+  if (claimed.kind === 'replay') {
+    prepared.abandon?.();
+    return replay(ctx, invocation, claimed.row, hash);
+  }
   const live = launch(ctx, prepared, claimed.row, invocation.baseUrl);
   return replyOf(ctx, invocation, live, claimed.row.id);
 }
