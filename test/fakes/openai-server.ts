@@ -23,6 +23,8 @@ export interface FakeOpenAi extends FakeServer {
   chatBodies(): Array<Record<string, any>>;
   /** Chat completions answered so far (since the last `script`). */
   readonly calls: number;
+  /** Streamed answers the client hung up on before their end. */
+  readonly abandoned: number;
 }
 
 interface ChatBody {
@@ -47,6 +49,7 @@ function lastUserText(body: ChatBody): string {
  */
 export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeOpenAi> {
   const script = new ModelScript((request) => ({ text: `echo: ${lastUserText(JSON.parse(request.body || '{}') as ChatBody)}` }));
+  let abandoned = 0;
   if (options.script) script.set(options.script);
   const server = await startFakeServer(async (request, response) => {
     if (options.delayMs) await sleep(options.delayMs);
@@ -80,6 +83,9 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
     }
     if (request.method === 'POST' && request.path === '/v1/chat/completions') {
       const body = JSON.parse(request.body || '{}') as ChatBody;
+      response.on('close', () => {
+        if (!response.writableFinished) abandoned += 1;
+      });
       await answerChat(response, body, script.next(request), headers);
       return;
     }
@@ -92,6 +98,9 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions): Promise<FakeO
       server.requests.filter((r) => r.method === 'POST' && r.path === '/v1/chat/completions').map((r) => JSON.parse(r.body) as Record<string, any>),
     get calls() {
       return script.calls;
+    },
+    get abandoned() {
+      return abandoned;
     },
   };
 }

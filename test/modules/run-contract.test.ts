@@ -4,6 +4,7 @@ import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
 import { GPT_4O_MINI, PROVIDERS, connectModelAccount, createAgent, eventually, openStream, parseSse } from '../helpers/ai.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { createServer } from '../../src/server.js';
+import { prepareAgentRun } from '../../src/modules/runs/agent-run.js';
 import { createTestApp, type SignedUp, type TestApp } from '../helpers/test-app.js';
 
 const KEY = 'sk-run-contract-0123456789';
@@ -172,6 +173,23 @@ describe.each(DIALECTS)('the run contract on %s', (dialect) => {
     } finally {
       await other.app.close();
     }
+  });
+
+  it('starts the model call of a run in a new thread while the run is claimed, and stops it when the claim fails', async () => {
+    const scope = { workspaceId: owner.user.primary_workspace.uuid, role: 'owner' as const, userId: owner.user.id };
+    const threadsBefore = await t.ctx.db.kysely.selectFrom('threads').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    openai.script([{ text: 'one two three four five', chunkDelayMs: 40 }]);
+    const calls = openai.calls;
+    const abandoned = openai.abandoned;
+    const prepared = await prepareAgentRun(t.ctx, scope, agent.uuid, { input: 'Early bird' });
+    prepared.startEarly!();
+    await eventually(async () => openai.calls > calls);
+    prepared.abandon!();
+    await eventually(async () => openai.abandoned > abandoned);
+    // Nothing was claimed, so nothing was stored: no thread, no run, no message.
+    const threadsAfter = await t.ctx.db.kysely.selectFrom('threads').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    expect(Number(threadsAfter.n)).toBe(Number(threadsBefore.n));
+    expect(await t.ctx.db.kysely.selectFrom('runs').selectAll().where('id', '=', prepared.runId).executeTakeFirst()).toBeUndefined();
   });
 
   it('retries a rate-limited provider and answers once', async () => {
