@@ -182,7 +182,7 @@ export const aiTtft: MeasuredScenario = {
       notes: [
         'Time to first token: from sending the request to the first chunk with content (model server) or the first `message.delta` event (Athena), on the client\'s clock, one stream at a time over kept-alive connections. Each round runs the three paths in a rotating order.',
         'Processes: Athena, the fake model server, and the bench client (the only load), each its own Node process; PostgreSQL runs on the same machine and shares its cores.',
-        'An agent run here creates a thread and stores it with the user message and the run in one transaction, while the agent\'s memories are searched (memory is on by default, no tools), before its model call.',
+        'An agent run here creates a thread and stores it with the user message and the run in one transaction; the agent\'s memories are searched first (memory is on by default, no tools) and the model call starts while that transaction commits.',
       ],
       dialects: {},
     };
