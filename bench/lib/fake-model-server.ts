@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { lastUserText, type ChatBody } from '../../test/fakes/openai-server.js';
 import { FAKE_MODEL_KEY, replyChunks, type FakeModelScript } from './fake-model.js';
 
 /**
@@ -14,21 +15,6 @@ const script: FakeModelScript = {
 };
 let calls = 0;
 let sequence = 0;
-
-interface ChatBody {
-  model?: string;
-  stream?: boolean;
-  stream_options?: { include_usage?: boolean };
-  messages?: Array<{ role: string; content?: unknown }>;
-}
-
-function lastUserText(body: ChatBody): string {
-  const last = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user');
-  const content = last?.content;
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((p: { text?: string }) => p.text ?? '').join('');
-  return '';
-}
 
 function json(response: http.ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json' });

@@ -27,14 +27,16 @@ export interface FakeOpenAi extends FakeServer {
   readonly abandoned: number;
 }
 
-interface ChatBody {
+/** The parts of a chat completion request the fakes read. */
+export interface ChatBody {
   model?: string;
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   messages?: Array<{ role: string; content?: unknown }>;
 }
 
-function lastUserText(body: ChatBody): string {
+/** The text of the last user message of a chat completion request. */
+export function lastUserText(body: ChatBody): string {
   const last = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user');
   const content = last?.content;
   if (typeof content === 'string') return content;
