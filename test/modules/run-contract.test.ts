@@ -216,6 +216,26 @@ describe.each(DIALECTS)('the run contract on %s', (dialect) => {
     expect(JSON.stringify(t.logs)).not.toContain(KEY);
   });
 
+  it('hides a thread’s runs, cancel, name and events from another user, and answers 404 for unknown ids', async () => {
+    openai.script([{ text: 'Mine.' }]);
+    const mine = await run({ input: 'Private business' });
+    const { thread_uuid: threadId, uuid: runId } = mine.body.data;
+    const stranger = await t.signUp();
+    const as = (method: 'GET' | 'POST', url: string, body?: unknown) => t.request({ method, url, token: stranger.token, ...(body ? { body } : {}) });
+    const answers = await Promise.all([
+      as('POST', `/api/v1/threads/${threadId}/run`, { content: 'hi' }),
+      as('POST', `/api/v1/threads/${threadId}/cancel`),
+      as('POST', `/api/v1/threads/${threadId}/generate-name`),
+      as('GET', `/api/v1/runs/${runId}`),
+      as('GET', `/api/v1/runs/${runId}/events`),
+      as('POST', `/api/v1/agents/${agent.uuid}/run`, { input: 'hi' }),
+      t.request({ method: 'POST', url: '/api/v1/threads/01980000-0000-7000-8000-0000000000ff/cancel', token: owner.token }),
+      t.request({ url: '/api/v1/runs/not-a-uuid/events', token: owner.token }),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([404, 404, 404, 404, 404, 404, 404, 404]);
+    expect(answers[0]!.body).toEqual({ message: 'Resource not found.' });
+  });
+
   it('lists and retrieves the caller’s runs with their usage', async () => {
     const list = await t.request({ url: `/api/v1/runs?filter[agent]=${agent.uuid}&per_page=100`, token: owner.token });
     expect(list.status).toBe(200);
