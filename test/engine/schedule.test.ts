@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dueRuns, nextRunAt, parseSchedule } from '../../src/engine/schedule/cron-schedule.js';
+import { dueRuns, nextRunAt, parseSchedule } from '../../src/engine/schedule/index.js';
 
 const at = (iso: string) => new Date(iso);
 const isoOf = (dates: Date[]) => dates.map((d) => d.toISOString());

@@ -1,0 +1,1 @@
+export { dueRuns, nextRunAt, parseSchedule, type ScheduleCheck, type ScheduleSpec } from './cron-schedule.js';
