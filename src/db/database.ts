@@ -18,6 +18,8 @@ import type { RunsTable } from '../modules/runs/runs.table.js';
 import type { MediaTable } from '../modules/media/media.table.js';
 import type { MemoriesTable, WorkspaceAiSettingsTable } from '../modules/memories/memories.table.js';
 import type { ToolsTable } from '../modules/tools/tools.table.js';
+import type { WorkflowsTable, WorkflowSchedulesTable } from '../modules/workflows/workflows.table.js';
+import type { WorkflowExecutionsTable, WorkflowExecutionStepsTable } from '../modules/executions/executions.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
 import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
@@ -45,6 +47,10 @@ export interface Database extends CustomerAccountsDatabase {
   memories: MemoriesTable;
   workspace_ai_settings: WorkspaceAiSettingsTable;
   tools: ToolsTable;
+  workflows: WorkflowsTable;
+  workflow_schedules: WorkflowSchedulesTable;
+  workflow_executions: WorkflowExecutionsTable;
+  workflow_execution_steps: WorkflowExecutionStepsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -3,6 +3,7 @@ import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_providers_accounts.js';
 import * as m0003 from './0003_customer_accounts.js';
 import * as m0004 from './0004_ai_runtime.js';
+import * as m0005 from './0005_workflows.js';
 
 /**
  * Every migration, keyed by its sortable name. Listed statically so the compiled build and the
@@ -14,4 +15,5 @@ export const migrations: Record<string, AthenaMigration> = {
   '0002_providers_accounts': m0002,
   '0003_customer_accounts': m0003,
   '0004_ai_runtime': m0004,
+  '0005_workflows': m0005,
 };
