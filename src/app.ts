@@ -25,7 +25,10 @@ import { promptRoutes } from './modules/prompts/prompts.routes.js';
 import { mediaRoutes } from './modules/media/media.routes.js';
 import { memoryRoutes } from './modules/memories/memories.routes.js';
 import { toolRoutes } from './modules/tools/tools.routes.js';
+import { workflowRoutes } from './modules/workflows/workflows.routes.js';
 import { runRoutes } from './modules/runs/runs.routes.js';
+import { executionRoutes } from './modules/executions/executions.routes.js';
+import { workflowTriggerRoutes } from './modules/workflows/triggers.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { VERSION } from './version.js';
@@ -124,7 +127,10 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(mediaRoutes(ctx));
   await app.register(memoryRoutes(ctx));
   await app.register(toolRoutes(ctx));
+  await app.register(workflowRoutes(ctx));
   await app.register(runRoutes(ctx));
+  await app.register(workflowTriggerRoutes(ctx));
+  await app.register(executionRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
   return app;

@@ -32,6 +32,28 @@ export interface Config {
   readonly streamResumeWindowMs: number;
   /** Largest file `POST /api/v1/media` accepts. */
   readonly mediaMaxBytes: number;
+  /** Redis for scale mode (BullMQ queues shared by API and worker processes); unset: embedded mode. */
+  readonly redisUrl: string | undefined;
+  readonly workflows: {
+    /** Executions one process runs at a time. */
+    readonly concurrency: number;
+    /** How long a runner's claim on an execution lasts without renewal; a dead runner's work is taken over after it. */
+    readonly leaseMs: number;
+    /** How often runners look for due, orphaned and waiting executions. */
+    readonly pollMs: number;
+    /** Default cap on node runs per execution (runaway loops). */
+    readonly maxNodeRuns: number;
+    /** A node's input or output larger than this is kept in a file under the data dir. */
+    readonly maxNodeDataBytes: number;
+    /** How long a webhook or `execute?wait=true` call waits for the answer before a 202. */
+    readonly webhookTimeoutMs: number;
+    /** Global retention of finished executions (a workflow's own settings may keep fewer). */
+    readonly retentionDays: number;
+    readonly retentionCount: number;
+    /** The code node's sandbox. */
+    readonly codeTimeoutMs: number;
+    readonly codeMemoryBytes: number;
+  };
   readonly registration: 'open' | 'closed';
   readonly oidc: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string } | undefined;
   readonly publicUrl: string | undefined;
@@ -171,6 +193,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     streamResumeWindowMs: integer('ATHENA_STREAM_RESUME_WINDOW', 10, 0, 600) * 1000,
     mediaMaxBytes: parseByteSize('ATHENA_MEDIA_MAX_BYTES', read('ATHENA_MEDIA_MAX_BYTES'), 10 * 1024 * 1024, problems),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    workflows: {
+      concurrency: integer('ATHENA_WORKFLOW_CONCURRENCY', 32, 1, 10_000),
+      leaseMs: integer('ATHENA_WORKFLOW_LEASE_MS', 30_000, 1000, 3_600_000),
+      pollMs: integer('ATHENA_WORKFLOW_POLL_MS', 1000, 50, 60_000),
+      maxNodeRuns: integer('ATHENA_WORKFLOW_MAX_NODE_RUNS', 10_000, 1, 1_000_000),
+      maxNodeDataBytes: parseByteSize('ATHENA_WORKFLOW_MAX_NODE_DATA', read('ATHENA_WORKFLOW_MAX_NODE_DATA'), 256 * 1024, problems),
+      webhookTimeoutMs: integer('ATHENA_WEBHOOK_TIMEOUT', 30, 1, 300) * 1000,
+      retentionDays: integer('ATHENA_EXECUTION_RETENTION_DAYS', 30, 1, 36_500),
+      retentionCount: integer('ATHENA_EXECUTION_RETENTION_COUNT', 10_000, 1, 100_000_000),
+      codeTimeoutMs: integer('ATHENA_CODE_TIMEOUT_MS', 5_000, 10, 300_000),
+      codeMemoryBytes: parseByteSize('ATHENA_CODE_MEMORY', read('ATHENA_CODE_MEMORY'), 64 * 1024 * 1024, problems),
+    },
     registration: oneOf('ATHENA_REGISTRATION', ['open', 'closed'] as const, 'open'),
     oidc: issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined,
     publicUrl,

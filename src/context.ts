@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import type { LiveRunRegistry } from './ai/live-runs.js';
 import type { Db } from './db/database.js';
+import type { ExecutionRunner } from './modules/executions/runner.js';
 import type { OidcVerifier } from './modules/auth/oidc.js';
 import type { PrincipalCache } from './modules/auth/principal-cache.js';
 
@@ -20,4 +21,6 @@ export interface AppContext {
   readonly principals: PrincipalCache;
   /** Agent, thread and prompt runs in flight in this process (streams, cancels, resumes). */
   readonly liveRuns: LiveRunRegistry;
+  /** Workflow executions: this process's runner (and, in scale mode, its queue). */
+  readonly executions: ExecutionRunner;
 }

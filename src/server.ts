@@ -15,6 +15,8 @@ import { PrincipalCache } from './modules/auth/principal-cache.js';
 import { bootstrapOwner } from './modules/users/users.service.js';
 import { createLoggers } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
+import { ExecutionRunner } from './modules/executions/runner.js';
+import { startWorkflowRuntime } from './modules/executions/runtime.js';
 
 export interface Server {
   app: FastifyInstance;
@@ -22,7 +24,13 @@ export interface Server {
 }
 
 /** Opens storage, applies migrations, bootstraps the first owner and builds the app. */
-export async function createServer(config: Config, options: { logStream?: DestinationStream } = {}): Promise<Server> {
+export interface ServerOptions {
+  logStream?: DestinationStream;
+  /** Run workflow executions in this process (default). `athena start --no-worker` turns it off in scale mode. */
+  worker?: boolean;
+}
+
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
   const { logger, accessLog, flush } = createLoggers(config, options.logStream);
   const keyFile = path.join(config.dataDir, KEY_FILE);
   const keyFileExisted = config.encryptionKey !== undefined || fs.existsSync(keyFile);
@@ -41,7 +49,7 @@ export async function createServer(config: Config, options: { logStream?: Destin
       fs.rmSync(keyFile, { force: true });
       throw new MasterKeyMismatchError(error.unknownIds, `The key file ${keyFile} is missing, and stored secrets need it.`);
     }
-    const ctx: AppContext = {
+    const ctx = {
       config,
       db,
       log: logger,
@@ -49,12 +57,17 @@ export async function createServer(config: Config, options: { logStream?: Destin
       oidc: config.oidc ? createOidcVerifier(config.oidc) : undefined,
       principals: new PrincipalCache(config.authCacheTtlMs),
       liveRuns: new LiveRunRegistry(),
-    };
+    } as unknown as AppContext;
+    // The runner needs the context it belongs to.
+    Object.assign(ctx, { executions: new ExecutionRunner(ctx, { concurrency: config.workflows.concurrency, runsWork: options.worker !== false }) });
     await bootstrapOwner(ctx);
     const app = await buildApp(ctx, { logger, accessLog, metrics: createMetrics() });
     // Runs in flight are stopped and their partial output stored while the database is open,
     // which also ends their event streams, so the server can drain.
     app.addHook('preClose', async () => ctx.liveRuns.shutdown(Math.min(config.shutdownTimeoutMs, 5_000)));
+    // Executions in flight are handed back to the queue for the next runner (or this one, restarted).
+    app.addHook('preClose', async () => ctx.executions.stop(Math.min(config.shutdownTimeoutMs, 5_000)));
+    await startWorkflowRuntime(ctx);
     app.addHook('onClose', async () => {
       await db.close();
       flush();

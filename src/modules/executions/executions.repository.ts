@@ -1,0 +1,312 @@
+import { sql, type Insertable } from 'kysely';
+import type { Dialect, Executor } from '../../db/database.js';
+import { preparedQuery } from '../../db/prepared.js';
+import type { ExecutionRow, ExecutionStatus, ExecutionStepRow, WorkflowExecutionStepsTable, WorkflowExecutionsTable } from './executions.table.js';
+
+export type NewExecution = Insertable<WorkflowExecutionsTable>;
+
+const EXECUTION_COLUMNS = [
+  'id',
+  'workspace_id',
+  'workflow_id',
+  'user_id',
+  'status',
+  'trigger',
+  'trigger_node_id',
+  'workflow_data',
+  'trigger_data',
+  'state',
+  'output',
+  'error',
+  'response',
+  'resume_data',
+  'idempotency_key',
+  'parent_execution_id',
+  'retry_of_id',
+  'node_runs',
+  'lease_owner',
+  'lease_expires_at',
+  'wake_at',
+  'started_at',
+  'finished_at',
+  'created_at',
+  'updated_at',
+] as const;
+
+// Every execution writes these: built once per dialect and re-bound (see preparedQuery).
+const insertExecutionQuery = preparedQuery((db, p: Record<string, unknown>) =>
+  db.insertInto('workflow_executions').values(Object.fromEntries(EXECUTION_COLUMNS.map((c) => [c, p[c]])) as never),
+);
+
+const insertStepQuery = preparedQuery((db, p: Record<string, unknown>) =>
+  db.insertInto('workflow_execution_steps').values({
+    execution_id: p.execution_id as string,
+    seq: p.seq as number,
+    node_id: p.node_id as string,
+    node_type: p.node_type as string,
+    status: p.status as string,
+    input: p.input as string,
+    output: p.output as string,
+    handle: p.handle as string,
+    error: p.error as string,
+    attempts: p.attempts as number,
+    started_at: p.started_at as string,
+    finished_at: p.finished_at as string,
+  }),
+);
+
+const advanceQuery = preparedQuery(
+  (db, p: { id: string; owner: string; state: string; node_runs: number; lease_expires_at: string; updated_at: string }) =>
+    db
+      .updateTable('workflow_executions')
+      .set({ state: p.state, node_runs: p.node_runs, lease_expires_at: p.lease_expires_at, updated_at: p.updated_at })
+      .where('id', '=', p.id)
+      .where('lease_owner', '=', p.owner)
+      .where('status', '=', 'running')
+      .returning('id'),
+);
+
+const finishQuery = preparedQuery(
+  (
+    db,
+    p: {
+      id: string;
+      owner: string;
+      status: ExecutionStatus;
+      state: string;
+      output: string | null;
+      error: string | null;
+      response: string | null;
+      node_runs: number;
+      at: string;
+    },
+  ) =>
+    db
+      .updateTable('workflow_executions')
+      .set({
+        status: p.status,
+        state: p.state,
+        output: p.output,
+        error: p.error,
+        response: p.response,
+        node_runs: p.node_runs,
+        lease_owner: null,
+        lease_expires_at: null,
+        wake_at: null,
+        finished_at: p.at,
+        updated_at: p.at,
+      })
+      .where('id', '=', p.id)
+      .where('lease_owner', '=', p.owner)
+      .where('status', '=', 'running')
+      .returning('id'),
+);
+
+export async function insertExecution(db: Executor, row: NewExecution): Promise<void> {
+  await insertExecutionQuery(db, row as unknown as Record<string, unknown>);
+}
+
+export async function insertStep(db: Executor, row: Insertable<WorkflowExecutionStepsTable>): Promise<void> {
+  await insertStepQuery(db, row as unknown as Record<string, unknown>);
+}
+
+/** Stores the state after a step; false when the execution is no longer running under this owner. */
+export async function advanceExecution(
+  db: Executor,
+  values: { id: string; owner: string; state: string; node_runs: number; lease_expires_at: string; updated_at: string },
+): Promise<boolean> {
+  return (await advanceQuery(db, values)).length === 1;
+}
+
+/** Ends a running execution this owner holds; false when it is no longer its own (cancelled, taken over). */
+export async function finishExecution(
+  db: Executor,
+  values: {
+    id: string;
+    owner: string;
+    status: ExecutionStatus;
+    state: string;
+    output: string | null;
+    error: string | null;
+    response: string | null;
+    node_runs: number;
+    at: string;
+  },
+): Promise<boolean> {
+  return (await finishQuery(db, values)).length === 1;
+}
+
+export async function parkExecution(
+  db: Executor,
+  values: { id: string; owner: string; state: string; node_runs: number; wake_at: string | null; response: string | null; at: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('workflow_executions')
+    .set({
+      status: 'waiting',
+      state: values.state,
+      node_runs: values.node_runs,
+      wake_at: values.wake_at,
+      response: values.response,
+      resume_data: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      updated_at: values.at,
+    })
+    .where('id', '=', values.id)
+    .where('lease_owner', '=', values.owner)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function renewLease(db: Executor, id: string, owner: string, expiresAt: string): Promise<boolean> {
+  const result = await db
+    .updateTable('workflow_executions')
+    .set({ lease_expires_at: expiresAt })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Hands a running execution back to the queue (a runner shutting down). */
+export async function releaseExecution(db: Executor, id: string, owner: string, at: string): Promise<void> {
+  await db
+    .updateTable('workflow_executions')
+    .set({ status: 'queued', lease_owner: null, lease_expires_at: null, updated_at: at })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .execute();
+}
+
+/**
+ * Claims up to `limit` executions that need a runner: queued ones, running ones whose runner's
+ * lease ran out (it died), and waiting ones whose time came. PostgreSQL skips rows another
+ * claimer has locked; SQLite has one writer, so each update is atomic as it is.
+ */
+export async function claimExecutions(
+  db: Executor,
+  dialect: Dialect,
+  values: { owner: string; now: string; leaseExpiresAt: string; limit: number },
+): Promise<ExecutionRow[]> {
+  if (values.limit <= 0) return [];
+  const lock = dialect === 'postgres' ? sql` for update skip locked` : sql``;
+  const claim = async (due: ReturnType<typeof sql>, limit: number) =>
+    (
+      await sql<ExecutionRow>`
+        update workflow_executions
+        set status = 'running', lease_owner = ${values.owner}, lease_expires_at = ${values.leaseExpiresAt},
+            started_at = coalesce(started_at, ${values.now}), wake_at = null, updated_at = ${values.now}
+        where id in (select id from workflow_executions where ${due} order by created_at limit ${limit}${lock})
+        returning *`.execute(db)
+    ).rows;
+  const claimed = await claim(sql`(status = 'queued' or (status = 'running' and lease_expires_at < ${values.now}))`, values.limit);
+  if (claimed.length >= values.limit) return claimed;
+  return [...claimed, ...(await claim(sql`status = 'waiting' and wake_at <= ${values.now}`, values.limit - claimed.length))];
+}
+
+/** Claims one execution by id if it is queued (or its lease ran out, or its wait is due). */
+export async function claimExecution(
+  db: Executor,
+  values: { id: string; owner: string; now: string; leaseExpiresAt: string; resumeData?: string | null },
+): Promise<ExecutionRow | undefined> {
+  const result = await db
+    .updateTable('workflow_executions')
+    .set({
+      status: 'running',
+      lease_owner: values.owner,
+      lease_expires_at: values.leaseExpiresAt,
+      started_at: sql`coalesce(started_at, ${values.now})`,
+      wake_at: null,
+      updated_at: values.now,
+    })
+    .where('id', '=', values.id)
+    .where((eb) =>
+      eb.or([
+        eb('status', '=', 'queued'),
+        eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', values.now)]),
+        eb.and([eb('status', '=', 'waiting'), eb('wake_at', '<=', values.now)]),
+      ]),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  return result as ExecutionRow | undefined;
+}
+
+export function findExecution(db: Executor, workspaceId: string, id: string): Promise<ExecutionRow | undefined> {
+  return db.selectFrom('workflow_executions').selectAll().where('id', '=', id).where('workspace_id', '=', workspaceId).executeTakeFirst();
+}
+
+/** For runners: the execution whatever its workspace (runners act on ids they claimed). */
+export function findExecutionById(db: Executor, id: string): Promise<ExecutionRow | undefined> {
+  return db.selectFrom('workflow_executions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function findByIdempotencyKey(db: Executor, workflowId: string, key: string): Promise<ExecutionRow | undefined> {
+  return db
+    .selectFrom('workflow_executions')
+    .selectAll()
+    .where('workflow_id', '=', workflowId)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+}
+
+export function listSteps(db: Executor, executionId: string): Promise<ExecutionStepRow[]> {
+  return db.selectFrom('workflow_execution_steps').selectAll().where('execution_id', '=', executionId).orderBy('seq').execute();
+}
+
+/** Outputs only, for resuming: what `nodes.<id>.output` and queued inputs need. */
+export function listStepOutputs(db: Executor, executionId: string): Promise<Pick<ExecutionStepRow, 'seq' | 'node_id' | 'status' | 'output'>[]> {
+  return db
+    .selectFrom('workflow_execution_steps')
+    .select(['seq', 'node_id', 'status', 'output'])
+    .where('execution_id', '=', executionId)
+    .orderBy('seq')
+    .execute();
+}
+
+/** Cancels a queued, running or waiting execution; the runner holding it stops at its next commit. */
+export async function cancelExecution(db: Executor, workspaceId: string, id: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('workflow_executions')
+    .set({
+      status: 'canceled',
+      lease_owner: null,
+      lease_expires_at: null,
+      wake_at: null,
+      finished_at: at,
+      updated_at: at,
+      error: JSON.stringify({ kind: 'canceled', message: 'The execution was cancelled.', node_id: null }),
+    })
+    .where('id', '=', id)
+    .where('workspace_id', '=', workspaceId)
+    .where('status', 'in', ['queued', 'running', 'waiting'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Wakes an execution parked on a resume wait, with the resume call's body. */
+export async function resumeExecution(db: Executor, workspaceId: string, id: string, resumeData: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('workflow_executions')
+    .set({ status: 'queued', resume_data: resumeData, wake_at: null, updated_at: at })
+    .where('id', '=', id)
+    .where('workspace_id', '=', workspaceId)
+    .where('status', '=', 'waiting')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function deleteExecution(db: Executor, workspaceId: string, id: string): Promise<void> {
+  await db.deleteFrom('workflow_executions').where('id', '=', id).where('workspace_id', '=', workspaceId).execute();
+}
+
+export async function copySteps(db: Executor, fromId: string, toId: string, beforeSeq: number): Promise<void> {
+  await sql`
+    insert into workflow_execution_steps (execution_id, seq, node_id, node_type, status, input, output, handle, error, attempts, started_at, finished_at)
+    select ${toId}, seq, node_id, node_type, status, input, output, handle, error, attempts, started_at, finished_at
+    from workflow_execution_steps where execution_id = ${fromId} and seq < ${beforeSeq}`.execute(db);
+}

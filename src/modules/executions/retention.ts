@@ -1,0 +1,106 @@
+import { sql } from 'kysely';
+import type { AppContext } from '../../context.js';
+import { fromJson } from '../../db/values.js';
+import { removeExecutionData } from './payload-files.js';
+
+/** Rows deleted per statement: small enough that writers queue behind it for milliseconds at most. */
+export const PRUNE_BATCH = 500;
+const FINISHED = ['succeeded', 'failed', 'canceled'] as const;
+
+interface RetentionSettings {
+  retention?: { max_age_days?: number | null; max_count?: number | null } | null;
+}
+
+/**
+ * Deletes finished executions past their retention: older than the age limit, or beyond the
+ * newest `count` of their workflow (the stricter of the workflow's own policy and the global
+ * one). Deletes in batches with a yield between them, removes their data files, and on SQLite
+ * hands the freed pages back to the file system (incremental auto-vacuum).
+ */
+export async function pruneExecutions(ctx: AppContext, at: Date = new Date()): Promise<number> {
+  const db = ctx.db.kysely;
+  const { retentionDays, retentionCount } = ctx.config.workflows;
+  let deleted = 0;
+
+  const deleteBatch = async (ids: string[]) => {
+    if (ids.length === 0) return;
+    await db.deleteFrom('workflow_executions').where('id', 'in', ids).execute();
+    removeExecutionData(ctx.config.dataDir, ids);
+    deleted += ids.length;
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  // Age, globally.
+  const globalCutoff = new Date(at.getTime() - retentionDays * 86_400_000).toISOString();
+  for (;;) {
+    const ids = (
+      await db
+        .selectFrom('workflow_executions')
+        .select('id')
+        .where('finished_at', '<', globalCutoff)
+        .where('status', 'in', FINISHED)
+        .limit(PRUNE_BATCH)
+        .execute()
+    ).map((row) => row.id);
+    await deleteBatch(ids);
+    if (ids.length < PRUNE_BATCH) break;
+  }
+
+  // Per workflow: its own age limit, and the count limit.
+  const workflows = await db.selectFrom('workflows').select(['id', 'settings']).execute();
+  const counts = new Map(
+    (
+      await db
+        .selectFrom('workflow_executions')
+        .select(['workflow_id', sql<number>`count(*)`.as('count')])
+        .where('finished_at', 'is not', null)
+        .groupBy('workflow_id')
+        .execute()
+    ).map((row) => [row.workflow_id, Number(row.count)]),
+  );
+  for (const workflow of workflows) {
+    const finished = counts.get(workflow.id) ?? 0;
+    if (finished === 0) continue;
+    const retention = fromJson<RetentionSettings>(workflow.settings)?.retention ?? {};
+    if (retention.max_age_days) {
+      const cutoff = new Date(at.getTime() - retention.max_age_days * 86_400_000).toISOString();
+      for (;;) {
+        const ids = (
+          await db
+            .selectFrom('workflow_executions')
+            .select('id')
+            .where('workflow_id', '=', workflow.id)
+            .where('finished_at', '<', cutoff)
+            .where('status', 'in', FINISHED)
+            .limit(PRUNE_BATCH)
+            .execute()
+        ).map((row) => row.id);
+        await deleteBatch(ids);
+        if (ids.length < PRUNE_BATCH) break;
+      }
+    }
+    const keep = Math.min(retentionCount, retention.max_count ?? Number.POSITIVE_INFINITY);
+    let excess = finished - keep;
+    while (excess > 0) {
+      // The oldest finished ones beyond the newest `keep`.
+      const ids = (
+        await db
+          .selectFrom('workflow_executions')
+          .select('id')
+          .where('workflow_id', '=', workflow.id)
+          .where('status', 'in', FINISHED)
+          .where('finished_at', 'is not', null)
+          .orderBy('finished_at', 'asc')
+          .orderBy('id', 'asc')
+          .limit(Math.min(PRUNE_BATCH, excess))
+          .execute()
+      ).map((row) => row.id);
+      if (ids.length === 0) break;
+      await deleteBatch(ids);
+      excess -= ids.length;
+    }
+  }
+
+  if (deleted > 0 && ctx.db.dialect === 'sqlite') await sql`pragma incremental_vacuum`.execute(db);
+  return deleted;
+}

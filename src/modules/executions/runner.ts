@@ -1,0 +1,299 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { AppContext } from '../../context.js';
+import { fromJson, now } from '../../db/values.js';
+import { runExecution, type ExecutionOutcome, type ExecutionVariable } from '../../engine/executor.js';
+import type { WebhookResponse } from '../../engine/node-type.js';
+import type { RunState } from '../../engine/run-state.js';
+import { createNodeServices } from '../workflows/node-services/index.js';
+import { DbExecutionStore } from './execution-store.js';
+import * as repo from './executions.repository.js';
+import type { ExecutionRow } from './executions.table.js';
+import { decodeStepValue } from './payload-files.js';
+import { runtimeGraphOf, snapshotOf } from './snapshot.js';
+
+/** What a waiting caller hears about an execution. */
+export type ExecutionEvent =
+  | { type: 'responded'; response: WebhookResponse }
+  /** Finished, failed, cancelled or parked on a wait. */
+  | { type: 'settled'; status: ExecutionRow['status'] };
+
+/**
+ * How executions reach a runner. Embedded mode: this process's runner, through the database
+ * queue. Scale mode: a BullMQ queue that worker processes read (see src/jobs).
+ */
+export interface ExecutionDispatcher {
+  dispatch(executionId: string): Promise<void>;
+  /** Tells every process that an execution settled or answered (scale mode: Redis pub/sub). */
+  publish(executionId: string, event: ExecutionEvent): void;
+  /** Asks whichever process runs it to stop now (it would also notice at its next step). */
+  cancel(executionId: string): void;
+  close(): Promise<void>;
+}
+
+type Listener = (event: ExecutionEvent) => void;
+
+/**
+ * Runs workflow executions in this process with bounded concurrency. The queue is the
+ * database: a runner claims an execution with a lease it renews while it works; a runner that
+ * dies lets its lease run out and another (or itself, restarted) claims the execution and goes
+ * on from the last committed step. Also fires schedules and wakes waits that are due.
+ */
+export class ExecutionRunner {
+  readonly owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly active = new Map<string, AbortController>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private reserved = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private stopped = false;
+  private dispatcher: ExecutionDispatcher | undefined;
+  private readonly maintenance: Array<() => Promise<void>> = [];
+  private readonly settledHooks: Array<(row: ExecutionRow, outcome: ExecutionOutcome) => Promise<void>> = [];
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly options: { concurrency: number; runsWork: boolean },
+  ) {}
+
+  /** Scale mode: dispatch through a queue instead of this process's poller. */
+  useDispatcher(dispatcher: ExecutionDispatcher): void {
+    this.dispatcher = dispatcher;
+  }
+
+  /** Work done on every poll besides claiming (schedules, retention). */
+  addMaintenance(task: () => Promise<void>): void {
+    this.maintenance.push(task);
+  }
+
+  /** Called after every run this runner ends (error workflows, parents). */
+  onSettled(hook: (row: ExecutionRow, outcome: ExecutionOutcome) => Promise<void>): void {
+    this.settledHooks.push(hook);
+  }
+
+  get runsWork(): boolean {
+    return this.options.runsWork;
+  }
+
+  start(): void {
+    if (this.timer || !this.options.runsWork) return;
+    this.timer = setInterval(() => void this.poll(), this.ctx.config.workflows.pollMs);
+    this.timer.unref();
+    setImmediate(() => void this.poll());
+  }
+
+  /** Stops claiming, aborts what runs here and hands it back to the queue for the next runner. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const ids = [...this.active.keys()];
+    for (const controller of this.active.values()) controller.abort();
+    const deadline = Date.now() + timeoutMs;
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    const at = now();
+    for (const id of ids) await repo.releaseExecution(this.ctx.db.kysely, id, this.owner, at).catch(() => undefined);
+    await this.dispatcher?.close();
+  }
+
+  /** A slot for an execution this process will run inline; false when it is full. */
+  tryReserve(): boolean {
+    if (this.stopped || !this.options.runsWork || this.active.size + this.reserved >= this.options.concurrency) return false;
+    this.reserved += 1;
+    return true;
+  }
+
+  /** A slot beyond the bound: for children a running execution waits on (else parents could starve the pool). */
+  forceReserve(): void {
+    this.reserved += 1;
+  }
+
+  release(): void {
+    this.reserved = Math.max(0, this.reserved - 1);
+  }
+
+  /** Hands a queued execution to a runner: the queue in scale mode, else this process's next free slot. */
+  async dispatch(executionId: string): Promise<void> {
+    if (this.dispatcher) return this.dispatcher.dispatch(executionId);
+    setImmediate(() => void this.poll());
+  }
+
+  /** Subscribes to one execution's events; returns the unsubscribe. */
+  listen(executionId: string, listener: Listener): () => void {
+    let set = this.listeners.get(executionId);
+    if (!set) this.listeners.set(executionId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(executionId);
+    };
+  }
+
+  /** Delivers an event to this process's listeners (scale mode calls it for events from other processes). */
+  emit(executionId: string, event: ExecutionEvent): void {
+    const set = this.listeners.get(executionId);
+    if (set) for (const listener of [...set]) listener(event);
+  }
+
+  private announce(executionId: string, event: ExecutionEvent): void {
+    this.emit(executionId, event);
+    this.dispatcher?.publish(executionId, event);
+  }
+
+  /** Stops the execution if it runs in this process (cancel). */
+  abortLocal(executionId: string): void {
+    this.active.get(executionId)?.abort();
+  }
+
+  cancelEverywhere(executionId: string): void {
+    this.abortLocal(executionId);
+    this.dispatcher?.cancel(executionId);
+  }
+
+  /** Claims this execution by id (scale-mode workers, resumes) and runs it; false when another runner has it. */
+  async claimAndRun(executionId: string): Promise<boolean> {
+    if (this.active.has(executionId)) return true;
+    const at = new Date();
+    const row = await repo.claimExecution(this.ctx.db.kysely, {
+      id: executionId,
+      owner: this.owner,
+      now: at.toISOString(),
+      leaseExpiresAt: new Date(at.getTime() + this.ctx.config.workflows.leaseMs).toISOString(),
+    });
+    if (!row) return false;
+    await this.run(row);
+    return true;
+  }
+
+  /** Claims what is due (queued, orphaned, woken) up to the free slots, and runs it. */
+  async poll(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      for (const task of this.maintenance) await task().catch((error: unknown) => this.ctx.log.error({ err: error }, 'workflow maintenance failed'));
+      const free = this.options.concurrency - this.active.size - this.reserved;
+      if (free <= 0) return;
+      const at = new Date();
+      const rows = await repo.claimExecutions(this.ctx.db.kysely, this.ctx.db.dialect, {
+        owner: this.owner,
+        now: at.toISOString(),
+        leaseExpiresAt: new Date(at.getTime() + this.ctx.config.workflows.leaseMs).toISOString(),
+        limit: free,
+      });
+      for (const row of rows) void this.run(row);
+    } catch (error) {
+      if (!this.stopped) this.ctx.log.error({ err: error }, 'claiming workflow executions failed');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /**
+   * Runs an execution this runner has claimed (status running, lease ours) to its end, a wait
+   * or a cancel, renewing the lease meanwhile. Never throws: a platform failure fails the
+   * execution with a generic message and is logged.
+   */
+  async run(row: ExecutionRow, hooks: { onRespond?: (response: WebhookResponse) => void } = {}): Promise<ExecutionOutcome> {
+    const controller = new AbortController();
+    this.active.set(row.id, controller);
+    const { leaseMs } = this.ctx.config.workflows;
+    const renew = setInterval(() => {
+      const expires = new Date(Date.now() + leaseMs).toISOString();
+      repo
+        .renewLease(this.ctx.db.kysely, row.id, this.owner, expires)
+        .then((held) => {
+          if (!held) controller.abort();
+        })
+        .catch(() => undefined);
+    }, Math.max(250, Math.floor(leaseMs / 3)));
+    renew.unref();
+    try {
+      const outcome = await this.execute(row, controller.signal, hooks);
+      if (outcome.status !== 'stopped') this.announce(row.id, { type: 'settled', status: outcome.status });
+      else this.announce(row.id, { type: 'settled', status: 'canceled' });
+      for (const hook of this.settledHooks) {
+        await hook(row, outcome).catch((error: unknown) => this.ctx.log.error({ err: error, execution: row.id }, 'after-execution hook failed'));
+      }
+      return outcome;
+    } catch (error) {
+      this.ctx.log.error({ err: error, execution: row.id }, 'workflow execution failed in the platform');
+      await repo
+        .finishExecution(this.ctx.db.kysely, {
+          id: row.id,
+          owner: this.owner,
+          status: 'failed',
+          state: row.state === null ? 'null' : JSON.stringify(fromJson(row.state)),
+          output: null,
+          error: JSON.stringify({ kind: 'internal', message: 'The execution failed because of an internal error.', node_id: null }),
+          response: null,
+          node_runs: row.node_runs,
+          at: now(),
+        })
+        .catch(() => undefined);
+      this.announce(row.id, { type: 'settled', status: 'failed' });
+      return { status: 'failed', error: { kind: 'internal', message: 'internal error', node_id: null }, output: null, response: null };
+    } finally {
+      clearInterval(renew);
+      this.active.delete(row.id);
+    }
+  }
+
+  private async execute(
+    row: ExecutionRow,
+    signal: AbortSignal,
+    hooks: { onRespond?: (response: WebhookResponse) => void },
+  ): Promise<ExecutionOutcome> {
+    const snapshot = snapshotOf(row.workflow_id, workflowVersionOf(row), row.workflow_data);
+    const graph = runtimeGraphOf(row.workflow_id, snapshot);
+    const state = row.state === null ? null : fromJson<RunState | null>(row.state);
+    const dataOptions = { dataDir: this.ctx.config.dataDir, executionId: row.id };
+    const steps =
+      state === null
+        ? []
+        : (await repo.listStepOutputs(this.ctx.db.kysely, row.id))
+            .filter((step) => step.status === 'succeeded' || step.output !== null)
+            .map((step) => ({ seq: step.seq, node_id: step.node_id, output: decodeStepValue(step.output, dataOptions) }));
+    const variables: ExecutionVariable[] = snapshot.variables.map((variable) =>
+      variable.secret ? { name: variable.name, secret: true } : { name: variable.name, secret: false, value: variable.value },
+    );
+    const execution = {
+      uuid: row.id,
+      workflow_uuid: row.workflow_id,
+      workspace_uuid: row.workspace_id,
+      started_at: row.started_at ?? row.created_at,
+      trigger: row.trigger,
+      user_id: row.user_id,
+    };
+    const store = new DbExecutionStore(this.ctx, row.id, row.workspace_id, this.owner, snapshot);
+    return runExecution(
+      {
+        execution,
+        graph,
+        variables,
+        triggerNodeId: row.trigger_node_id,
+        triggerData: row.trigger_data === null ? null : fromJson(row.trigger_data),
+        state,
+        steps,
+        resumeData: row.resume_data === null || row.resume_data === undefined ? undefined : fromJson(row.resume_data),
+        maxNodeRuns: snapshot.settings.max_node_runs,
+      },
+      {
+        store,
+        services: createNodeServices(this.ctx, row),
+        signal,
+        onRespond: (response) => {
+          hooks.onRespond?.(response);
+          this.announce(row.id, { type: 'responded', response });
+        },
+        onInternalError: (error, node) => this.ctx.log.error({ err: error, execution: row.id, node: node.id }, 'workflow node failed in the platform'),
+      },
+    );
+  }
+}
+
+function workflowVersionOf(row: ExecutionRow): number {
+  // The version is part of the snapshot; rows carry it as JSON, read once per version via the cache key.
+  const match = /"version":\s*(\d+)/.exec(typeof row.workflow_data === 'string' ? row.workflow_data.slice(0, 200) : '');
+  if (match) return Number(match[1]);
+  return (fromJson<{ version?: number }>(row.workflow_data).version ?? 0) as number;
+}
