@@ -50,6 +50,8 @@ for (const dialect of DIALECTS) {
 
       const list = await t.request({ url: `/api/v1/workflow-executions?filter[workflow_uuid]=${workflow.uuid}`, token });
       expect(list.body.meta.total).toBe(1);
+      // The respond node answers before the execution records its end.
+      await settled(list.body.data[0].uuid);
       const execution = (await retrieve(list.body.data[0].uuid)).body.data;
       expect(execution).toMatchObject({ status: 'succeeded', trigger: 'webhook', node_runs: 3 });
       expect(execution.data.nodes.map((n: any) => n.node_id)).toEqual(['hook', 'greet', 'reply']);
