@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import qs from 'qs';
 import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
@@ -161,7 +162,17 @@ interface WebhookNode {
   respond: 'immediately' | 'last_node' | 'respond_node';
 }
 
+// Webhook nodes by workflow version and method: a hot webhook does not parse its graph per call.
+const webhookNodes = new LRUCache<string, { node: WebhookNode | null }>({ max: 1000 });
+
 function webhookNodeFor(workflow: WorkflowRow, method: string): WebhookNode | undefined {
+  const key = `${workflow.id}:${workflow.version}:${method}`;
+  let entry = webhookNodes.get(key);
+  if (!entry) webhookNodes.set(key, (entry = { node: findWebhookNode(workflow, method) ?? null }));
+  return entry.node ?? undefined;
+}
+
+function findWebhookNode(workflow: WorkflowRow, method: string): WebhookNode | undefined {
   const nodes = fromJson<Array<{ id: string; type: string; disabled?: boolean; parameters?: { method?: string; respond?: WebhookNode['respond'] } }>>(workflow.nodes);
   const node = nodes.find((candidate) => candidate.type === 'webhook' && !candidate.disabled && (candidate.parameters?.method ?? 'POST') === method);
   return node ? { id: node.id, respond: node.parameters?.respond ?? 'last_node' } : undefined;
