@@ -60,6 +60,22 @@ for (const dialect of DIALECTS) {
       expect(execution.data.trigger_data.headers['x-webhook-secret']).toBeUndefined();
     });
 
+    it('answers a repeated webhook call with the same Idempotency-Key from the first execution', async () => {
+      const workflow = await createWorkflow(t, token, {
+        is_active: true,
+        ...chain(webhookNode('hook', { respond: 'respond_node' }), node('reply', 'respond', { status: 201, body: { n: '{{ trigger.body.n }}', at: '{{ execution.uuid }}' } })),
+      });
+      const url = new URL(workflow.webhook_url);
+      const call = (n: number) => t.request({ method: 'POST', url: `${url.pathname}${url.search}`, headers: { 'idempotency-key': 'order-1' }, body: { n } });
+      const first = await call(1);
+      const second = await call(2);
+      expect(first.status).toBe(201);
+      expect(second.status).toBe(201);
+      expect(second.body).toEqual(first.body);
+      const counts = await t.request({ url: `/api/v1/workflow-executions/counts?workflow_uuid=${workflow.uuid}`, token });
+      expect(counts.body.data.total).toBe(1);
+    });
+
     it('refuses webhook calls without the secret, for inactive workflows and for other methods', async () => {
       const workflow = await createWorkflow(t, token, { is_active: false });
       const url = new URL(workflow.webhook_url);
