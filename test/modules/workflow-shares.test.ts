@@ -21,7 +21,7 @@ describe.each(DIALECTS)('workflow sharing on %s', (dialect) => {
   let workspaceB: string;
 
   const url = (id: string) => `/api/v1/workflows/${id}`;
-  const headers = (workspace?: string) => (workspace ? { 'x-workspace-id': workspace } : {});
+  const headers = (workspace?: string): Record<string, string> => (workspace ? { 'x-workspace-id': workspace } : {});
   const share = (id: string, body: unknown, token = owner.token, workspace?: string) =>
     t.request({ method: 'POST', url: `${url(id)}/share`, token, body, headers: headers(workspace) });
   const get = (id: string, token: string, workspace?: string) => t.request({ url: url(id), token, headers: headers(workspace) });

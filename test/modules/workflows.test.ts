@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_TYPES } from '../../src/engine/nodes/index.js';
 import { nextRunAt } from '../../src/engine/schedule/index.js';
-import { revealSecretVariable, workflowVariablesOf } from '../../src/modules/workflows/access.js';
+import {
+  findWorkflowById,
+  resolveWorkflowAccessOrThrow,
+  revealSecretVariable,
+  workflowGraphOf,
+  workflowSettingsOf,
+  workflowVariablesOf,
+} from '../../src/modules/workflows/access.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { createTestApp, type RequestOptions, type SignedUp, type TestApp } from '../helpers/test-app.js';
 import {
@@ -140,6 +147,9 @@ describe.each(DIALECTS)('workflows on %s', (dialect) => {
     expect(row.webhook_secret).not.toContain(workflow.webhook_secret);
     expect(row.webhook_secret).toMatch(/^ath1:/);
     expect(row.webhook_secret_hash).toBe(sha256(workflow.webhook_secret));
+    // What the executor reads from the row is what the API shows.
+    expect(workflowGraphOf(row)).toEqual({ nodes: workflow.nodes, edges: workflow.edges });
+    expect(workflowSettingsOf(row)).toEqual(workflow.settings);
 
     const read = await get(workflow.uuid);
     expect(read.status).toBe(200);
@@ -401,6 +411,17 @@ describe.each(DIALECTS)('workflows on %s', (dialect) => {
     expect(list.body.data.map((w: { uuid: string }) => w.uuid)).not.toContain(workflow.uuid);
     // Acting in a workspace they do not belong to is 404 too.
     expect((await t.request({ url, token: stranger.token, headers: { 'x-workspace-id': workspaceId } })).status).toBe(404);
+
+    // For the webhook route and runners: by id whoever asks; the access check stays scoped.
+    const db = t.ctx.db.kysely;
+    expect((await findWorkflowById(db, workflow.uuid.toUpperCase()))?.id).toBe(workflow.uuid);
+    expect(await findWorkflowById(db, 'not-a-uuid')).toBeUndefined();
+    const strangerScope = { workspaceId: stranger.user.primary_workspace.uuid, userId: stranger.user.id, role: 'owner' as const };
+    await expect(resolveWorkflowAccessOrThrow(db, strangerScope, workflow.uuid, 'view')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(resolveWorkflowAccessOrThrow(db, strangerScope, 'not-a-uuid', 'view')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const memberScope = { workspaceId, userId: member.user.id, role: 'member' as const };
+    expect((await resolveWorkflowAccessOrThrow(db, memberScope, workflow.uuid, 'run')).permission).toBe('run');
+    await expect(resolveWorkflowAccessOrThrow(db, memberScope, workflow.uuid, 'edit')).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
 
   it('lets members create, not viewers; editing needs edit and visibility needs a manager', async () => {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
-import { fromJson, toBool } from '../../db/values.js';
+import { fromJson, isUuid, toBool } from '../../db/values.js';
 import { nodeCatalog } from '../../engine/nodes/index.js';
 import type { WorkflowEdge, WorkflowGraph, WorkflowNode } from '../../engine/types.js';
 import { AppError } from '../../errors.js';
@@ -88,6 +88,8 @@ export async function resolveWorkflowAccessOrThrow(
   workflowUuid: string,
   needed: WorkflowPermission,
 ): Promise<WorkflowAccess> {
+  // Not a uuid names nothing (and PostgreSQL would refuse to compare it with a uuid column).
+  if (!isUuid(workflowUuid)) throw new AppError('NOT_FOUND');
   const workflow = await findVisibleWorkflow(db, scope, workflowUuid.toLowerCase());
   if (!workflow) throw new AppError('NOT_FOUND');
   const permission = (await workflowPermissionsOf(db, scope, [workflow])).get(workflow.id);
@@ -98,7 +100,7 @@ export async function resolveWorkflowAccessOrThrow(
 
 /** Workflows by id that the caller may see, with their permission; others are left out. */
 export async function findWorkflowsAccess(db: Executor, scope: WorkspaceScope, ids: readonly string[]): Promise<Map<string, WorkflowAccess>> {
-  const rows = await findVisibleWorkflows(db, scope, ids.map((id) => id.toLowerCase()));
+  const rows = await findVisibleWorkflows(db, scope, ids.filter(isUuid).map((id) => id.toLowerCase()));
   const permissions = await workflowPermissionsOf(db, scope, rows);
   const result = new Map<string, WorkflowAccess>();
   for (const workflow of rows) {

@@ -1,7 +1,7 @@
 import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedQuery } from '../../db/prepared.js';
-import { containsText } from '../../db/values.js';
+import { containsText, isUuid } from '../../db/values.js';
 import { grantExists } from '../shares/shares.repository.js';
 import type { WorkspaceRole } from '../workspaces/workspaces.table.js';
 import type {
@@ -120,6 +120,7 @@ const workflowById = preparedQuery((db, p: { id: string }) => db.selectFrom('wor
  * checks the workflow's secret, runners act for an execution that is already authorized).
  */
 export async function findWorkflowById(db: Executor, id: string): Promise<WorkflowRow | undefined> {
+  if (!isUuid(id)) return undefined;
   const [row] = await workflowById(db, { id: id.toLowerCase() });
   return row as WorkflowRow | undefined;
 }
