@@ -22,6 +22,7 @@ import { runMcpTool } from './mcp-tool.js';
 import * as repo from './tools.repository.js';
 import type { CreateToolInput, ToolKind, ToolResource, UpdateToolInput } from './tools.schemas.js';
 import type { ToolRow } from './tools.table.js';
+import { findWorkflowRunTools, findWorkflowTools } from './workflow-tools.js';
 
 export const SORT_COLUMNS = { name: 't.name', created_at: 't.created_at' } as const;
 
@@ -370,13 +371,15 @@ async function usableStoredTools(db: Executor, scope: WorkspaceScope, ids: reado
 
 /**
  * 422 `{"tools.1": ["The selected tools.1 is invalid."]}` for every id that is neither a
- * built-in tool nor a stored tool the caller sees that is enabled.
+ * built-in tool, nor a stored tool the caller sees that is enabled, nor a workflow of the
+ * workspace the caller may run that has an agent_tool trigger.
  */
 export async function validateToolIds(db: Executor, scope: WorkspaceScope, toolIds: string[], field = 'tools'): Promise<void> {
   const usable = await usableStoredTools(db, scope, toolIds);
+  const workflows = await findWorkflowTools(db, scope, toolIds.filter((id) => !builtinToolOf(id) && !usable.has(id.toLowerCase())));
   const errors: FieldErrors = {};
   toolIds.forEach((id, index) => {
-    if (builtinToolOf(id) || usable.has(id.toLowerCase())) return;
+    if (builtinToolOf(id) || usable.has(id.toLowerCase()) || workflows.has(id.toLowerCase())) return;
     errors[`${field}.${index}`] = [`The selected ${field}.${index} is invalid.`];
   });
   if (Object.keys(errors).length > 0) failValidation(errors);
@@ -412,7 +415,8 @@ function builtinRunTool(tool: BuiltinToolDefinition, run: RunScope, name: string
 
 /**
  * The tools of a run, one per id and in order. Ids that no longer name a tool the run's user
- * sees, or whose tool (or provider) was switched off since the agent was saved, are skipped.
+ * sees, or whose tool (or provider) was switched off since the agent was saved, are skipped;
+ * so are workflows that lost their agent_tool trigger or that the tool owner may no longer run.
  * Function names are made unique within the run (`_2`, `_3`…).
  */
 export async function resolveRunTools(run: RunScope, toolIds: string[]): Promise<RunTool[]> {
@@ -422,6 +426,7 @@ export async function resolveRunTools(run: RunScope, toolIds: string[]): Promise
   const ownerRun: RunScope = { ...run, scope: owner };
   const stored = await usableStoredTools(db, owner, toolIds);
   const providers = new Map((await findProvidersByIds(db, [...stored.values()].map((row) => row.provider_id))).map((p) => [p.id, p]));
+  const workflows = await findWorkflowRunTools(run, toolIds.filter((id) => !builtinToolOf(id) && !stored.has(id.toLowerCase())));
   const used = new Set<string>();
   const seen = new Set<string>();
   const tools: RunTool[] = [];
@@ -432,6 +437,11 @@ export async function resolveRunTools(run: RunScope, toolIds: string[]): Promise
     const builtin = builtinToolOf(id);
     if (builtin) {
       tools.push(builtinRunTool(builtin, run, uniqueName(builtin.name, used)));
+      continue;
+    }
+    const workflow = workflows.get(id);
+    if (workflow) {
+      tools.push({ ...workflow, name: uniqueName(workflow.name, used) });
       continue;
     }
     const row = stored.get(id);
