@@ -29,6 +29,7 @@ import { workflowRoutes } from './modules/workflows/workflows.routes.js';
 import { runRoutes } from './modules/runs/runs.routes.js';
 import { executionRoutes } from './modules/executions/executions.routes.js';
 import { workflowTriggerRoutes } from './modules/workflows/triggers.routes.js';
+import { workflowGenerateRoutes } from './modules/workflows/generate.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { VERSION } from './version.js';
@@ -131,6 +132,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(runRoutes(ctx));
   await app.register(workflowTriggerRoutes(ctx));
   await app.register(executionRoutes(ctx));
+  await app.register(workflowGenerateRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));
   return app;
