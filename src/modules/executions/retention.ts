@@ -62,6 +62,7 @@ export async function pruneExecutions(ctx: AppContext, at: Date = new Date()): P
     const finished = counts.get(workflow.id) ?? 0;
     if (finished === 0) continue;
     const retention = fromJson<RetentionSettings>(workflow.settings)?.retention ?? {};
+    const deletedBefore = deleted;
     if (retention.max_age_days) {
       const cutoff = new Date(at.getTime() - retention.max_age_days * 86_400_000).toISOString();
       for (;;) {
@@ -80,7 +81,8 @@ export async function pruneExecutions(ctx: AppContext, at: Date = new Date()): P
       }
     }
     const keep = Math.min(retentionCount, retention.max_count ?? Number.POSITIVE_INFINITY);
-    let excess = finished - keep;
+    // What the workflow's own age limit just pruned no longer counts against `keep`.
+    let excess = finished - (deleted - deletedBefore) - keep;
     while (excess > 0) {
       // The oldest finished ones beyond the newest `keep`.
       const ids = (
