@@ -1,4 +1,5 @@
 import {
+  ALL_VARIABLES,
   ExpressionError,
   maskSecrets,
   referencedVariables,
@@ -260,7 +261,8 @@ class ExecutionRun {
       services: this.options.services,
       state: this.state.nodeState[node.id],
       scope: this.scope,
-      evaluate: (expression, extra) => evaluateExpression(expression, extra ? { ...this.scope, input, ...extra } : { ...this.scope, input }),
+      evaluate: (expression, extra) =>
+        evaluateExpression(expression, extra ? { ...this.scope, input, ...extra } : { ...this.scope, input }, { nodeId: node.id, parameter: 'expression' }),
     };
     return definition.run(context);
   }
@@ -373,12 +375,26 @@ class ExecutionRun {
 
   private async revealSecretsFor(node: WorkflowNode): Promise<void> {
     if (this.secretNames.size === 0) return;
-    for (const name of referencedVariables(node.parameters)) {
-      if (!this.secretNames.has(name) || this.revealed.has(name)) continue;
+    for (const name of this.secretsNamedBy(node)) {
+      if (this.revealed.has(name)) continue;
       const plaintext = await this.options.store.revealSecret(name);
       this.revealed.set(name, plaintext);
       (this.scope.vars as Record<string, unknown>)[name] = plaintext;
     }
+  }
+
+  /** Secret variables a node's expressions (or raw code) may read: only those are decrypted. */
+  private secretsNamedBy(node: WorkflowNode): string[] {
+    const named = referencedVariables(node.parameters);
+    if (named.has(ALL_VARIABLES)) return [...this.secretNames];
+    const result = [...this.secretNames].filter((name) => named.has(name));
+    // Raw parameters (code) are not expressions: a secret counts when its name appears with `vars`.
+    for (const key of this.plan.graph.definition(node.id).rawParameters ?? []) {
+      const text = node.parameters[key];
+      if (typeof text !== 'string' || !text.includes('vars')) continue;
+      for (const name of this.secretNames) if (text.includes(name) && !result.includes(name)) result.push(name);
+    }
+    return result;
   }
 
   /** Secret values never reach stored execution data. */
