@@ -26,6 +26,14 @@ const IdempotencyHeaders = Type.Object({
 });
 const Accepted = Envelope(Type.Object({ execution_uuid: Uuid, status: Type.String() }));
 
+const WEBHOOK_DESCRIPTION =
+  'Starts the workflow from its webhook node whose `method` matches the call. Authenticated by the workflow’s webhook secret (`X-Webhook-Secret` header or `secret` query parameter), not by a user token; the workflow must be active (409 otherwise). The webhook node’s `respond` decides the answer: `immediately` (202 with the execution uuid), `last_node` (the last node’s output) or `respond_node` (a respond node’s status, headers and body). When the run takes longer than the workflow’s webhook timeout, or parks on a wait: 202 with the execution uuid. A failed run: 500 with the execution uuid. `Idempotency-Key` makes a retried call return the first call’s execution.';
+
+const WebhookHeaders = Type.Object({
+  ...IdempotencyHeaders.properties,
+  'x-webhook-secret': Type.Optional(Type.String({ maxLength: 256, description: 'The workflow’s webhook secret (or the `secret` query parameter).' })),
+});
+
 /** Headers a webhook's trigger data never carries: credentials of the caller. */
 const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'x-webhook-secret', 'x-api-key']);
 
@@ -75,30 +83,33 @@ export function workflowTriggerRoutes(ctx: AppContext): FastifyPluginAsyncTypebo
       scoped.addContentTypeParser(['text/plain', 'text/*', 'application/xml'], { parseAs: 'string' }, (_request, body, done) => done(null, body));
       scoped.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, (body as Buffer).toString('base64')));
 
-      scoped.route({
-        method: [...WEBHOOK_METHODS],
-        url: '/api/v1/workflows/:workflow_uuid/webhook',
-        config: { auth: 'none', rateLimit: false },
-        schema: {
-          tags,
-          operationId: 'triggerWorkflowWebhook',
-          summary: 'Trigger a webhook',
-          description:
-            'Starts the workflow from its webhook node whose `method` matches the call. Authenticated by the workflow’s webhook secret (`X-Webhook-Secret` header or `secret` query parameter), not by a user token; the workflow must be active. The webhook node’s `respond` decides the answer: `immediately` (202 with the execution uuid), `last_node` (the last node’s output) or `respond_node` (a respond node’s status, headers and body). When the run takes longer than the workflow’s webhook timeout, or parks on a wait: 202 with the execution uuid. A failed run: 500 with the execution uuid. `Idempotency-Key` makes a retried call return the first call’s execution.',
-          params: WorkflowParams,
-          headers: IdempotencyHeaders,
-          response: {
-            200: Type.Unknown({ description: 'Whatever the workflow answers.' }),
-            202: Accepted,
-            401: MessageResponse,
-            404: MessageResponse,
-            405: MessageResponse,
-            409: MessageResponse,
-            500: Type.Object({ message: Type.String(), execution_uuid: Uuid }),
+      // One route per method, so each has its own operation in /openapi.json.
+      for (const method of WEBHOOK_METHODS) {
+        scoped.route({
+          method,
+          url: '/api/v1/workflows/:workflow_uuid/webhook',
+          // HEAD is a method of its own here, not GET's shadow.
+          exposeHeadRoute: false,
+          config: { auth: 'none', rateLimit: false },
+          schema: {
+            tags,
+            operationId: `triggerWorkflowWebhook${method.charAt(0)}${method.slice(1).toLowerCase()}`,
+            summary: `Trigger a webhook (${method})`,
+            description: WEBHOOK_DESCRIPTION,
+            params: WorkflowParams,
+            headers: WebhookHeaders,
+            response: {
+              200: Type.Unknown({ description: 'Whatever the workflow answers.' }),
+              202: Accepted,
+              401: MessageResponse,
+              405: MessageResponse,
+              409: MessageResponse,
+              500: Type.Object({ message: Type.String(), execution_uuid: Uuid }),
+            },
           },
-        },
-        handler: (request, reply) => handleWebhook(ctx, request as WebhookRequest, reply),
-      });
+          handler: (request, reply) => handleWebhook(ctx, request as WebhookRequest, reply),
+        });
+      }
     });
   };
 }
