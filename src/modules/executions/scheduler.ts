@@ -1,5 +1,5 @@
 import type { AppContext } from '../../context.js';
-import { nextRunAt } from '../../engine/schedule/index.js';
+import { dueRuns, nextRunAt } from '../../engine/schedule/index.js';
 import { startExecution } from './executions.service.js';
 
 /** Schedules fired per poll at most; the rest wait for the next poll. */
@@ -32,6 +32,8 @@ export async function fireDueSchedules(ctx: AppContext, at: Date = new Date()): 
     if (Number(moved.numUpdatedRows) !== 1) continue;
     const workflow = await db.selectFrom('workflows').selectAll().where('id', '=', schedule.workflow_id).executeTakeFirst();
     if (!workflow || !workflow.is_active) continue;
+    // After downtime the latest missed time is the one that fires (the stored one is the earliest).
+    const scheduledAt = (dueRuns(schedule.cron, schedule.timezone, new Date(Date.parse(schedule.next_run_at) - 1), at, 1)[0] ?? new Date(schedule.next_run_at)).toISOString();
     await startExecution(
       ctx,
       {
@@ -39,8 +41,8 @@ export async function fireDueSchedules(ctx: AppContext, at: Date = new Date()): 
         userId: workflow.user_id,
         trigger: 'schedule',
         triggerNodeId: schedule.node_id,
-        triggerData: { scheduled_at: schedule.next_run_at, cron: schedule.cron, timezone: schedule.timezone },
-        idempotencyKey: `schedule:${schedule.node_id}:${schedule.next_run_at}`,
+        triggerData: { scheduled_at: scheduledAt, cron: schedule.cron, timezone: schedule.timezone },
+        idempotencyKey: `schedule:${schedule.node_id}:${scheduledAt}`,
       },
       { inline: false },
     ).catch((error: unknown) => ctx.log.error({ err: error, workflow: workflow.id }, 'a scheduled execution could not start'));
