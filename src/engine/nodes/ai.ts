@@ -5,7 +5,7 @@ export const promptNode: NodeTypeDefinition<{ prompt_uuid: string; variables?: R
   type: 'prompt',
   category: 'ai',
   label: 'Run a prompt',
-  description: 'Runs a prompt of the workspace with `variables` (its Liquid template variables). Output: `{ text, usage, run_uuid }`.',
+  description: 'Runs a prompt of the workspace with `variables` (its Liquid template variables). Output: `{ text, json (the reply parsed when the prompt asks for JSON, else null), usage, run_uuid }`.',
   parameters: Type.Object(
     {
       prompt_uuid: Type.String({ format: 'uuid' }),

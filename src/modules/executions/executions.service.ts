@@ -179,11 +179,11 @@ export type WaitResult =
 export async function startAndWait(
   ctx: AppContext,
   input: StartInput,
-  options: { timeoutMs: number; untilResponse: boolean },
+  options: { timeoutMs: number; untilResponse: boolean; inline?: boolean | 'always' },
 ): Promise<WaitResult> {
   let responded: ((response: WebhookResponse) => void) | undefined;
   const respondedPromise = new Promise<WebhookResponse>((resolve) => (responded = resolve));
-  const started = await startExecution(ctx, input, { inline: true, onRespond: (response) => responded?.(response) });
+  const started = await startExecution(ctx, input, { inline: options.inline ?? true, onRespond: (response) => responded?.(response) });
   if (started.existing) return waitForRow(ctx, started.row, options);
   if (started.run) {
     const racers: Array<Promise<WaitResult>> = [started.run.then((outcome) => ({ kind: 'settled', row: started.row, outcome }) as WaitResult)];

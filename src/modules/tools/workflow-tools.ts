@@ -121,7 +121,9 @@ async function callWorkflow(ctx: AppContext, run: RunScope, owner: WorkspaceScop
   const waiting = startAndWait(
     ctx,
     { workflow, userId: owner.userId, trigger: 'agent', triggerNodeId: node.id, triggerData: input ?? {}, idempotencyKey },
-    { timeoutMs, untilResponse: false },
+    // Outside the concurrency bound: an agent node of a running execution may be the caller,
+    // and executions waiting on executions that wait for a slot would never finish.
+    { timeoutMs, untilResponse: false, inline: 'always' },
   );
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<'aborted'>((resolve) => {
