@@ -208,6 +208,30 @@ export async function claimExecutions(
   return [...claimed, ...(await claim(sql`status = 'waiting' and wake_at <= ${values.now}`, values.limit - claimed.length))];
 }
 
+/** Owners holding running executions, other than `except`. */
+export async function leaseOwners(db: Executor, except: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('workflow_executions')
+    .select('lease_owner')
+    .distinct()
+    .where('status', '=', 'running')
+    .where('lease_owner', 'is not', null)
+    .where('lease_owner', '!=', except)
+    .execute();
+  return rows.map((row) => row.lease_owner!);
+}
+
+/** Ends the leases of a runner known to be dead, so its executions are claimed at once. */
+export async function expireLeasesOf(db: Executor, owner: string, at: string): Promise<number> {
+  const result = await db
+    .updateTable('workflow_executions')
+    .set({ lease_expires_at: at })
+    .where('status', '=', 'running')
+    .where('lease_owner', '=', owner)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** Claims one execution by id if it is queued (or its lease ran out, or its wait is due). */
 export async function claimExecution(
   db: Executor,

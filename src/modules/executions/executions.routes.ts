@@ -35,7 +35,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         const scope = await workspaceScopeOf(ctx, request);
         const filter = request.query.filter ?? {};
         const page = pageRequestOf(request.query, executions.SORT_COLUMNS, '-created_at');
-        const result = await executions.listExecutions(ctx, scope.workspaceId, scope.userId, page, {
+        const result = await executions.listExecutions(ctx, scope, page, {
           workflowId: filter.workflow_uuid?.toLowerCase(),
           status: filter.status,
           trigger: filter.trigger,
@@ -57,7 +57,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       handler: async (request) => {
         const scope = await workspaceScopeOf(ctx, request);
-        const counts = await executions.countExecutions(ctx, scope.workspaceId, scope.userId, {
+        const counts = await executions.countExecutions(ctx, scope, {
           workflowId: request.query.workflow_uuid?.toLowerCase(),
           byWorkflow: request.query.by === 'workflow',
           from: request.query.from,
@@ -79,7 +79,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       handler: async (request) => {
         const scope = await workspaceScopeOf(ctx, request);
-        const row = await executions.getExecutionRowOrThrow(ctx, scope.workspaceId, scope.userId, request.params.execution_uuid.toLowerCase());
+        const row = await executions.getExecutionRowOrThrow(ctx, scope, request.params.execution_uuid.toLowerCase());
         return { data: await executions.toExecutionWithData(ctx, row, baseUrlOf(request, ctx.config.publicUrl)) };
       },
     });
@@ -95,7 +95,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       },
       handler: async (request) => {
         const scope = await workspaceScopeOf(ctx, request);
-        const row = await executions.getExecutionRowOrThrow(ctx, scope.workspaceId, scope.userId, request.params.execution_uuid.toLowerCase());
+        const row = await executions.getExecutionRowOrThrow(ctx, scope, request.params.execution_uuid.toLowerCase());
         return { data: await executions.stepData(ctx, row, request.params.seq) };
       },
     });
@@ -112,7 +112,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
       handler: async (request, reply) => {
         const scope = await workspaceScopeOf(ctx, request);
         if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
-        const row = await executions.getExecutionRowOrThrow(ctx, scope.workspaceId, scope.userId, request.params.execution_uuid.toLowerCase());
+        const row = await executions.getExecutionRowOrThrow(ctx, scope, request.params.execution_uuid.toLowerCase());
         await executions.deleteExecution(ctx, row);
         return reply.code(204).send(null);
       },
@@ -132,7 +132,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         handler: async (request) => {
           const scope = await workspaceScopeOf(ctx, request);
           if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
-          const row = await executions.getExecutionRowOrThrow(ctx, scope.workspaceId, scope.userId, request.params.execution_uuid.toLowerCase());
+          const row = await executions.getExecutionRowOrThrow(ctx, scope, request.params.execution_uuid.toLowerCase());
           const changed =
             name === 'cancel'
               ? await executions.cancelExecution(ctx, row)

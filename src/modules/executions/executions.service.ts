@@ -12,6 +12,7 @@ import type { RunState } from '../../engine/run-state.js';
 import { AppError, fieldError } from '../../errors.js';
 import { MASKED } from '../secrets/secrets.service.js';
 import type { WorkflowRow } from '../workflows/workflows.table.js';
+import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import * as repo from './executions.repository.js';
 import type { ExecutionCounts, WorkflowExecutionResource } from './executions.schemas.js';
 import { EXECUTION_STATUSES, FINISHED_STATUSES, type ExecutionRow, type ExecutionStatus, type ExecutionTrigger } from './executions.table.js';
@@ -237,27 +238,24 @@ function delay(ms: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Reading executions
 
-/** The workflows an execution list may show: those of the workspace the caller can see. */
-export function visibleWorkflowsSubquery(db: Executor, workspaceId: string, userId: number) {
-  return db
-    .selectFrom('workflows as vw')
-    .select('vw.id')
-    .where('vw.workspace_id', '=', workspaceId)
-    .where((eb) => eb.or([eb('vw.visibility', '!=', 'private'), eb('vw.user_id', '=', userId)]));
+/** The workflows an execution list may show: those of the workspace the caller can see (admins: all). */
+export function visibleWorkflowsSubquery(db: Executor, scope: WorkspaceScope) {
+  const query = db.selectFrom('workflows as vw').select('vw.id').where('vw.workspace_id', '=', scope.workspaceId);
+  if (scope.role === 'owner' || scope.role === 'admin') return query;
+  return query.where((eb) => eb.or([eb('vw.visibility', '!=', 'private'), eb('vw.user_id', '=', scope.userId)]));
 }
 
 export async function listExecutions(
   ctx: AppContext,
-  workspaceId: string,
-  userId: number,
+  scope: WorkspaceScope,
   page: PageRequest,
   filters: { workflowId?: string; status?: ExecutionStatus; trigger?: ExecutionTrigger; from?: string; to?: string },
 ): Promise<PageResult<WorkflowExecutionResource>> {
   const db = ctx.db.kysely;
   let base = db
     .selectFrom('workflow_executions as e')
-    .where('e.workspace_id', '=', workspaceId)
-    .where('e.workflow_id', 'in', visibleWorkflowsSubquery(db, workspaceId, userId));
+    .where('e.workspace_id', '=', scope.workspaceId)
+    .where('e.workflow_id', 'in', visibleWorkflowsSubquery(db, scope));
   if (filters.workflowId) base = base.where('e.workflow_id', '=', filters.workflowId);
   if (filters.status) base = base.where('e.status', '=', filters.status);
   if (filters.trigger) base = base.where('e.trigger', '=', filters.trigger);
@@ -278,16 +276,15 @@ export async function listExecutions(
 
 export async function countExecutions(
   ctx: AppContext,
-  workspaceId: string,
-  userId: number,
+  scope: WorkspaceScope,
   filters: { workflowId?: string; byWorkflow: boolean; from?: string; to?: string },
 ): Promise<Static<typeof ExecutionCounts>> {
   const db = ctx.db.kysely;
   let query = db
     .selectFrom('workflow_executions as e')
     .select(['e.workflow_id', 'e.status', sql<number>`count(*)`.as('count')])
-    .where('e.workspace_id', '=', workspaceId)
-    .where('e.workflow_id', 'in', visibleWorkflowsSubquery(db, workspaceId, userId))
+    .where('e.workspace_id', '=', scope.workspaceId)
+    .where('e.workflow_id', 'in', visibleWorkflowsSubquery(db, scope))
     .groupBy(['e.workflow_id', 'e.status']);
   if (filters.workflowId) query = query.where('e.workflow_id', '=', filters.workflowId);
   if (filters.from) query = query.where('e.created_at', '>=', new Date(filters.from).toISOString());
@@ -321,12 +318,12 @@ export async function countExecutions(
 }
 
 /** An execution the caller may see (its workflow visible to them), else 404. */
-export async function getExecutionRowOrThrow(ctx: AppContext, workspaceId: string, userId: number, id: string): Promise<ExecutionRow> {
+export async function getExecutionRowOrThrow(ctx: AppContext, scope: WorkspaceScope, id: string): Promise<ExecutionRow> {
   const db = ctx.db.kysely;
-  const row = await repo.findExecution(db, workspaceId, id);
+  const row = await repo.findExecution(db, scope.workspaceId, id);
   if (!row) throw new AppError('NOT_FOUND');
-  const workflow = await db.selectFrom('workflows').select(['visibility', 'user_id']).where('id', '=', row.workflow_id).executeTakeFirst();
-  if (!workflow || (workflow.visibility === 'private' && workflow.user_id !== userId)) throw new AppError('NOT_FOUND');
+  const visible = await visibleWorkflowsSubquery(db, scope).where('vw.id', '=', row.workflow_id).executeTakeFirst();
+  if (!visible) throw new AppError('NOT_FOUND');
   return row;
 }
 

@@ -49,6 +49,7 @@ export class ExecutionRunner {
   private stopped = false;
   private dispatcher: ExecutionDispatcher | undefined;
   private readonly maintenance: Array<() => Promise<void>> = [];
+  private lastDeadOwnerCheck = 0;
   private readonly settledHooks: Array<(row: ExecutionRow, outcome: ExecutionOutcome) => Promise<void>> = [];
 
   constructor(
@@ -171,6 +172,10 @@ export class ExecutionRunner {
     this.polling = true;
     try {
       for (const task of this.maintenance) await task().catch((error: unknown) => this.ctx.log.error({ err: error }, 'workflow maintenance failed'));
+      if (Date.now() - this.lastDeadOwnerCheck >= DEAD_OWNER_CHECK_MS) {
+        this.lastDeadOwnerCheck = Date.now();
+        await this.expireDeadLocalOwners();
+      }
       const free = this.options.concurrency - this.active.size - this.reserved;
       if (free <= 0) return;
       const at = new Date();
@@ -185,6 +190,21 @@ export class ExecutionRunner {
       if (!this.stopped) this.ctx.log.error({ err: error }, 'claiming workflow executions failed');
     } finally {
       this.polling = false;
+    }
+  }
+
+  /**
+   * A runner of this host whose process is gone (killed, crashed) cannot renew its leases:
+   * its executions are taken over now rather than when the leases run out. Owners on other
+   * hosts are left to their leases.
+   */
+  private async expireDeadLocalOwners(): Promise<void> {
+    const host = os.hostname();
+    for (const owner of await repo.leaseOwners(this.ctx.db.kysely, this.owner)) {
+      const [ownerHost, pid] = owner.split(':');
+      if (ownerHost !== host || !pid || processAlive(Number(pid))) continue;
+      const expired = await repo.expireLeasesOf(this.ctx.db.kysely, owner, new Date(0).toISOString());
+      if (expired > 0) this.ctx.log.warn({ owner, executions: expired }, 'taking over executions of a runner that is gone');
     }
   }
 
@@ -288,6 +308,21 @@ export class ExecutionRunner {
         onInternalError: (error, node) => this.ctx.log.error({ err: error, execution: row.id, node: node.id }, 'workflow node failed in the platform'),
       },
     );
+  }
+}
+
+/** How often a runner looks for dead runners of its own host. */
+const DEAD_OWNER_CHECK_MS = 5_000;
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
