@@ -10,7 +10,11 @@ const HELP = `athena ${VERSION}: self-hostable AI agent and workflow platform
 Usage: athena <command> [options]
 
 Commands:
-  start                           run the server (migrates the database first)
+  start [--no-worker]             run the server (migrates the database first); --no-worker (scale mode)
+                                  serves the API only and leaves executions to \`athena worker\` processes
+  worker                          scale mode: run workflow executions from the Redis queue, no HTTP
+                                  server; needs REDIS_URL and DATABASE_URL (PostgreSQL), shared by
+                                  every API and worker process
   migrate                         apply pending database migrations and exit
   user:create --email <email> --password <password> [--name <name>] [--admin]
                                   create a user with a primary workspace
@@ -29,9 +33,16 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function start(config: Config): Promise<void> {
+/** Scale mode needs storage and a queue that every process can reach. */
+function requireScaleMode(config: Config, what: string): void {
+  if (!config.redisUrl) fail(`${what} needs REDIS_URL: API and worker processes meet in the Redis queue.`);
+  if (!config.databaseUrl) fail(`${what} needs DATABASE_URL (PostgreSQL): a SQLite file cannot be shared between processes on several machines.`);
+}
+
+async function start(config: Config, options: { worker: boolean }): Promise<void> {
   const started = performance.now();
-  const { app } = await createServer(config);
+  if (!options.worker) requireScaleMode(config, 'athena start --no-worker');
+  const { app } = await createServer(config, { worker: options.worker });
   const closeListeners = closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down: draining requests');
@@ -44,9 +55,29 @@ async function start(config: Config): Promise<void> {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = config.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const storage = config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
+  const mode = config.redisUrl ? (options.worker ? ', scale mode with a worker' : ', scale mode, API only') : '';
   process.stdout.write(
-    `Athena ${VERSION} is running at ${url} (${storage}, ready in ${Math.round(performance.now() - started)} ms)\n` +
+    `Athena ${VERSION} is running at ${url} (${storage}${mode}, ready in ${Math.round(performance.now() - started)} ms)\n` +
       `API reference: ${url}/docs\n`,
+  );
+}
+
+/** `athena worker`: runs executions from the queue (and the database poll) until SIGTERM or SIGINT. */
+async function worker(config: Config): Promise<void> {
+  requireScaleMode(config, 'athena worker');
+  const started = performance.now();
+  // The app is built (the context and hooks come with it) but never listens.
+  const { app } = await createServer(config, { worker: true });
+  const closeListeners = closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down: handing executions in flight back to the queue');
+    // Stops the runner (executions in flight go back to the queue), the queue worker, then the database.
+    await app.close();
+  });
+  app.addHook('onClose', async () => closeListeners.uninstall());
+  process.stdout.write(
+    `Athena ${VERSION} worker is running (PostgreSQL, Redis, ${config.workflows.concurrency} executions at a time, ` +
+      `ready in ${Math.round(performance.now() - started)} ms)\n`,
   );
 }
 
@@ -69,6 +100,7 @@ async function main(argv: string[]): Promise<void> {
       name: { type: 'string' },
       admin: { type: 'boolean', default: false },
       'expires-in-days': { type: 'string' },
+      'no-worker': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -80,7 +112,10 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case 'start':
-      return start(config);
+      return start(config, { worker: !values['no-worker'] });
+
+    case 'worker':
+      return worker(config);
 
     case 'migrate':
       // createServer applies the migrations; nothing else to do.
