@@ -103,6 +103,9 @@ async function createPostgres(config: Config, url: string): Promise<Db> {
         const parseDate = pg.types.getTypeParser(oid, 'text') as (v: string) => Date;
         return (value: string) => parseDate(value).toISOString();
       }
+      // JSON columns leave the driver as text, as SQLite gives them: `fromJson` parses both alike
+      // (a jsonb string parsed by the driver would be indistinguishable from JSON text).
+      if (oid === pg.types.builtins.JSONB || oid === pg.types.builtins.JSON) return (value: string) => value;
       // Counts and sums fit comfortably in a double.
       if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (value: string) => Number(value);
       return pg.types.getTypeParser(oid, format);

@@ -22,7 +22,7 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-/** JSON columns come back parsed from PostgreSQL (jsonb) and as text from SQLite. */
+/** JSON columns come back as text from both dialects (see the pg type parsers); parsed here. */
 export function fromJson<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
