@@ -63,6 +63,8 @@ export interface Db {
   readonly dialect: Dialect;
   /** Runs `SELECT 1`; used by /ready. */
   ping(): Promise<void>;
+  /** Hands pages freed by deletes back to the file system (SQLite's incremental auto-vacuum); a no-op on PostgreSQL. */
+  reclaimSpace(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,10 @@ async function createSqlite(config: Config): Promise<Db> {
     dialect: 'sqlite',
     ping: async () => {
       await sql`select 1`.execute(kysely);
+    },
+    // exec runs the pragma to its end; a prepared statement's run() frees one page per step.
+    reclaimSpace: async () => {
+      database.exec('pragma incremental_vacuum');
     },
     close: () => kysely.destroy(),
   };
@@ -130,6 +136,8 @@ async function createPostgres(config: Config, url: string): Promise<Db> {
     ping: async () => {
       await sql`select 1`.execute(kysely);
     },
+    // PostgreSQL's autovacuum reuses the space; nothing to hand back by hand.
+    reclaimSpace: async () => undefined,
     close: () => kysely.destroy(),
   };
 }

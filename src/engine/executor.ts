@@ -90,6 +90,9 @@ export async function runExecution(plan: ExecutionPlan, options: ExecuteOptions)
   return new ExecutionRun(plan, options).run();
 }
 
+/** Node runs between two turns given back to the event loop. */
+const YIELD_EVERY_NODES = 32;
+
 class ExecutionRun {
   private readonly state: RunState;
   private readonly outputsBySeq = new Map<number, unknown>();
@@ -140,6 +143,9 @@ class ExecutionRun {
         if (!activation) break;
         const outcome = await this.runActivation(activation);
         if (outcome) return outcome;
+        // With a synchronous store (SQLite) nothing here yields to the event loop: a long run
+        // gives other requests and lease renewals a turn every few nodes.
+        if (this.state.nodeRuns % YIELD_EVERY_NODES === 0) await new Promise((resolve) => setImmediate(resolve));
       }
       const outcome = { status: 'succeeded', output: this.lastOutput, response: this.response } as const;
       await store.finish(this.masked(outcome), this.state);

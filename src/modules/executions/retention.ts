@@ -103,6 +103,6 @@ export async function pruneExecutions(ctx: AppContext, at: Date = new Date()): P
     }
   }
 
-  if (deleted > 0 && ctx.db.dialect === 'sqlite') await sql`pragma incremental_vacuum`.execute(db);
+  if (deleted > 0) await ctx.db.reclaimSpace();
   return deleted;
 }
