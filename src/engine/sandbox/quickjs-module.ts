@@ -11,8 +11,9 @@ import { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC, type QuickJS
  * process by gigabytes. A capped `WebAssembly.Memory` is a limit the engine itself enforces:
  * `malloc` fails past it and QuickJS throws "out of memory".
  *
- * The module is compiled once per process; instances (about 1 ms each) are pooled and each runs
- * one call at a time, with a new runtime and context per call. An instance that faulted (the
+ * The module is compiled once per thread (each sandbox worker compiles its own); instances (about
+ * 1 ms each) are kept for reuse and each runs one call at a time, with a new runtime and context
+ * per call. An instance that faulted (the
  * host's stack overflowing while QuickJS recursed, a trap) is dropped: its state may be
  * half-updated.
  */
@@ -28,17 +29,26 @@ const BASE_BYTES = 6 * 1024 * 1024;
 const EXHAUSTED_SLACK_BYTES = 4 * 1024 * 1024;
 /** The smallest cap: room to grow past the initial 16 MiB, so that reaching the cap is visible. */
 const MIN_CAP_PAGES = MIN_PAGES + (8 * 1024 * 1024) / PAGE_BYTES;
-/** Idle instances kept for reuse; each may hold memory up to its cap. */
-const MAX_IDLE = 2;
+/**
+ * Idle instances kept for reuse; each may hold memory up to its cap. A worker runs one call at a
+ * time, so one is enough while the memory limit stays the same.
+ */
+const MAX_IDLE = 1;
 
-/** The global `WebAssembly` object: Node has it, but the project's type libraries declare only its types. */
+/**
+ * A compiled module as the variant takes it. Spelled through the library: the build's type
+ * libraries (ES2023 and Node's) do not declare the `WebAssembly` namespace.
+ */
+type CompiledModule = NonNullable<NonNullable<Parameters<typeof newVariant>[1]>['wasmModule']>;
+
+/** The global `WebAssembly` object: Node has it, but the project's type libraries do not declare it. */
 interface WebAssemblyApi {
   Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
-  compile(bytes: Uint8Array): Promise<WebAssembly.Module>;
+  compile(bytes: Uint8Array): Promise<CompiledModule>;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+let compiled: Promise<CompiledModule> | undefined;
 const idle: Array<{ pages: number; module: QuickJSWASMModule }> = [];
 let created = 0;
 
@@ -65,7 +75,12 @@ export function releaseQuickJSModule(module: QuickJSWASMModule, memoryBytes: num
   if (idle.length > MAX_IDLE) idle.shift();
 }
 
-/** How many instances this process created (for tests: a faulted instance is not reused). */
+/** Compiles the module ahead of the first call (a worker does this before it reports ready). */
+export async function prepareQuickJS(): Promise<void> {
+  await compileOnce();
+}
+
+/** How many instances this thread created (for tests: a faulted instance is not reused). */
 export function quickJSInstancesCreated(): number {
   return created;
 }
@@ -86,7 +101,7 @@ function pagesFor(memoryBytes: number): number {
   return Math.max(MIN_CAP_PAGES, Math.ceil((memoryBytes + BASE_BYTES) / PAGE_BYTES));
 }
 
-function compileOnce(): Promise<WebAssembly.Module> {
+function compileOnce(): Promise<CompiledModule> {
   compiled ??= (async () => {
     // The variant package is quickjs-emscripten's dependency: resolve it from there.
     const fromQuickJS = createRequire(createRequire(import.meta.url).resolve('quickjs-emscripten'));

@@ -22,3 +22,21 @@ export class SandboxError extends Error {
     this.name = 'SandboxError';
   }
 }
+
+/** The error of a call stopped by its caller's signal. */
+export function abortedError(logs: string[] = []): SandboxError {
+  return new SandboxError('aborted', 'Code was stopped: the execution was cancelled', logs);
+}
+
+/** The error of a call that ran past its time limit. */
+export function timeoutError(timeoutMs: number, logs: string[] = []): SandboxError {
+  return new SandboxError('timeout', `Code ran longer than ${timeoutMs} ms`, logs);
+}
+
+/** A memory limit as the messages show it (`32 MB`, `512 KB`). */
+export function formatBytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  if (mib >= 1) return `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MB`;
+  const kib = bytes / 1024;
+  return kib >= 1 ? `${Number.isInteger(kib) ? kib : kib.toFixed(1)} KB` : `${bytes} bytes`;
+}
