@@ -46,9 +46,19 @@ function connectionOptions(kind: 'commands' | 'subscriber' | 'worker'): RedisOpt
     // in memory (the database poll and the waiters' row checks cover for it).
     case 'commands':
       return { ...base, commandTimeout: COMMAND_TIMEOUT_MS, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
-    // Subscribes once at start and again after each reconnect (ioredis resubscribes).
+    // Subscribes at start and again after each reconnect. Without the INFO ready check and the
+    // CLIENT SETINFO handshake: on a reconnect they can interleave with the resubscription, be
+    // refused in subscriber mode, and leave the connection up but subscribed to nothing
+    // (ioredis issue 2037).
     case 'subscriber':
-      return { ...base, commandTimeout: COMMAND_TIMEOUT_MS, enableOfflineQueue: true, maxRetriesPerRequest: null };
+      return {
+        ...base,
+        commandTimeout: COMMAND_TIMEOUT_MS,
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        enableReadyCheck: false,
+        disableClientInfo: true,
+      };
     // BullMQ requires maxRetriesPerRequest null on a worker: its commands wait out a reconnect.
     case 'worker':
       return { ...base, commandTimeout: WORKER_COMMAND_TIMEOUT_MS, blockingTimeout: WORKER_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: null };
@@ -90,13 +100,25 @@ function waitUntilReady(client: Redis, ms: number): Promise<void> {
   );
 }
 
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return (code !== undefined && CONNECTION_ERROR_CODES.has(code)) || /Connection is closed|Stream isn't writeable|Command timed out/.test(message ?? '');
+}
+
 /**
  * Logs a connection going away once and coming back once, not every failed reconnect attempt
- * (ioredis and BullMQ emit an error for each).
+ * (ioredis and BullMQ emit an error for each). Other errors are logged as they come (after a
+ * restart that emptied Redis, for instance, a worker finishing a job that is gone).
  */
 function watchConnection(ctx: AppContext, name: string, emitter: EventEmitter): void {
   let down = false;
   emitter.on('error', (error: unknown) => {
+    if (!isConnectionError(error)) {
+      ctx.log.warn({ err: error, connection: name }, 'the Redis queue reported an error');
+      return;
+    }
     if (down) return;
     down = true;
     ctx.log.warn({ err: error, connection: name }, 'Redis connection lost; reconnecting');
@@ -152,6 +174,11 @@ export async function createQueueDispatcher(ctx: AppContext, runner: ExecutionRu
     } catch {
       throw new Error(`Redis at REDIS_URL did not answer within ${STARTUP_TIMEOUT_MS / 1000} s.`);
     }
+    // ioredis resubscribes after a reconnect too; subscribing again to a channel is a no-op,
+    // and this one does not depend on the client remembering its subscriptions.
+    subscriber.on('ready', () => {
+      subscriber.subscribe(channel).catch((error: unknown) => ctx.log.warn({ err: error }, 'subscribing to execution events failed'));
+    });
     subscriber.on('message', (from: string, text: string) => {
       if (from !== channel) return;
       const message = parseMessage(text);
