@@ -178,10 +178,8 @@ class SandboxPool {
     if (job.settled || job.worker) return;
     this.queue.splice(this.queue.indexOf(job), 1);
     const waited = this.queueTimeoutMs % 1000 === 0 ? `${this.queueTimeoutMs / 1000} s` : `${this.queueTimeoutMs} ms`;
-    this.settle(
-      job,
-      new SandboxError('timeout', `Code did not start within ${waited}: all ${this.size} sandbox workers were busy`),
-    );
+    const busy = this.size === 1 ? 'the sandbox worker was busy' : `all ${this.size} sandbox workers were busy`;
+    this.settle(job, new SandboxError('timeout', `Code did not start within ${waited}: ${busy}`));
   }
 
   private onReply(worker: PoolWorker, reply: WorkerReply): void {
