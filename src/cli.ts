@@ -82,7 +82,8 @@ async function worker(config: Config): Promise<void> {
 }
 
 async function withServer<T>(config: Config, work: (server: Awaited<ReturnType<typeof createServer>>) => Promise<T>): Promise<T> {
-  const server = await createServer({ ...config, logLevel: 'warn' });
+  // One-off commands run no workflow executions (a running server may own them).
+  const server = await createServer({ ...config, logLevel: 'warn' }, { worker: false });
   try {
     return await work(server);
   } finally {
