@@ -23,7 +23,8 @@ describe.skipIf(!SCALE_ENABLED)('scale mode: a worker killed with executions in 
     cluster = new Cluster(process.env.TEST_REDIS_URL!, { ATHENA_WORKFLOW_CONCURRENCY: '6' });
     // The API process migrates the fresh schema; the workers then start side by side.
     api = await cluster.startApi();
-    workers = await Promise.all([cluster.startWorker('worker-1'), cluster.startWorker('worker-2')]);
+    // The survivor has room for everything, so the take-over times below are the lease's, not a wait for a free slot.
+    workers = await Promise.all([cluster.startWorker('worker-1'), cluster.startWorker('worker-2', { ATHENA_WORKFLOW_CONCURRENCY: String(EXECUTIONS) })]);
     token = await signUp(api.url);
   }, 120_000);
 
@@ -74,8 +75,11 @@ describe.skipIf(!SCALE_ENABLED)('scale mode: a worker killed with executions in 
       const killedAt = Date.now();
       // What the victim held when it died (its leases outlive it).
       const orphans = (
-        await cluster.query<{ id: string; lease_owner: string }>(`select id, lease_owner from workflow_executions where status = 'running'`)
+        await cluster.query<{ id: string; lease_owner: string; lease_expires_at: string }>(
+          `select id, lease_owner, lease_expires_at from workflow_executions where status = 'running'`,
+        )
       ).filter((row) => ownerPid(row.lease_owner) === victim.pid);
+      const leasesEnd = orphans.map((orphan) => new Date(orphan.lease_expires_at).getTime() - killedAt).sort((a, b) => a - b);
       expect(orphans.length).toBeGreaterThanOrEqual(held.length > 0 ? 1 : 0);
       const succeededAtKill = (await cluster.query<{ count: number }>(`select count(*)::int as count from workflow_executions where status = 'succeeded'`))[0]!.count;
       expect(succeededAtKill).toBeLessThan(EXECUTIONS);
@@ -126,8 +130,81 @@ describe.skipIf(!SCALE_ENABLED)('scale mode: a worker killed with executions in 
       const finished = ms(ended.values());
       console.log(
         `scale worker kill: ${orphans.length} executions in flight on the killed worker (${succeededAtKill}/${EXECUTIONS} done at the kill); ` +
+          `their leases ran out ${leasesEnd[0]}–${leasesEnd.at(-1)} ms after the kill; ` +
           `taken over after ${resumed[0]}–${resumed.at(-1)} ms, finished after ${finished[0]}–${finished.at(-1)} ms; ` +
           `all ${EXECUTIONS} done ${allDoneAfter} ms after the kill`,
+      );
+    },
+    BUDGET_MS + 10_000,
+  );
+
+  it(
+    'a worker stopped with SIGTERM hands its executions back at once and exits cleanly',
+    async () => {
+      const deadline = Date.now() + BUDGET_MS;
+      const [leaving, staying] = await Promise.all([cluster.startWorker('worker-3'), cluster.startWorker('worker-4', { ATHENA_WORKFLOW_CONCURRENCY: '20' })]);
+      const created = await call(api.url, '/api/v1/workflows', {
+        method: 'POST',
+        token,
+        body: workflowBody({ name: 'Handed back', ...chain(manualNode('start'), busy('one', 1), busy('two', 2), setNode('finish', { done: true })) }),
+      });
+      expect(created.status, created.text).toBe(201);
+      const count = 12;
+      const started = await Promise.all(
+        Array.from({ length: count }, (_, n) =>
+          call(api.url, `/api/v1/workflows/${created.body.data.uuid}/execute`, { method: 'POST', token, body: { input: { n }, wait: false } }),
+        ),
+      );
+      for (const response of started) expect(response.status, response.text).toBe(202);
+      const ids = new Set(started.map((response) => response.body.data.uuid as string));
+
+      const held = await until(
+        'the leaving worker holds executions',
+        deadline,
+        async () => {
+          const rows = await cluster.query<{ id: string; lease_owner: string }>(`select id, lease_owner from workflow_executions where status = 'running'`);
+          const mine = rows.filter((row) => ids.has(row.id) && ownerPid(row.lease_owner) === leaving.pid);
+          return mine.length >= 2 ? mine : undefined;
+        },
+        10,
+      );
+      const signalledAt = Date.now();
+      const code = await cluster.stop(leaving, 'SIGTERM');
+      const exitMs = Date.now() - signalledAt;
+      expect(code, leaving.output()).toBe(0);
+      // Nothing is left under its lease: what it ran is queued again (or already claimed by the other worker).
+      const after = await cluster.query<{ id: string; status: string; lease_owner: string | null }>(
+        `select id, status, lease_owner from workflow_executions where id = any($1)`,
+        [held.map((entry) => entry.id)],
+      );
+      for (const row of after) expect(ownerPid(row.lease_owner)).not.toBe(leaving.pid);
+
+      // Handed back: claimed by the other worker's next poll, not after the lease would have run out.
+      const claimed = new Map<string, number>();
+      await until(
+        'every execution succeeded',
+        deadline,
+        async () => {
+          const rows = (await cluster.query<{ id: string; status: string; lease_owner: string | null }>(`select id, status, lease_owner from workflow_executions`)).filter(
+            (row) => ids.has(row.id),
+          );
+          for (const row of rows) {
+            if (!held.some((entry) => entry.id === row.id) || claimed.has(row.id)) continue;
+            if (ownerPid(row.lease_owner) === staying.pid || row.status === 'succeeded') claimed.set(row.id, Date.now() - signalledAt);
+          }
+          return rows.every((row) => row.status === 'succeeded') ? rows : undefined;
+        },
+        20,
+      );
+      const steps = await cluster.query<{ count: number }>(
+        `select count(*)::int as count from workflow_execution_steps where execution_id = any($1) and status = 'succeeded' group by execution_id, node_id`,
+        [[...ids]],
+      );
+      expect(steps).toHaveLength(count * 4);
+      expect(steps.every((step) => step.count === 1)).toBe(true);
+      const taken = [...claimed.values()].sort((a, b) => a - b);
+      console.log(
+        `scale worker SIGTERM: exited in ${exitMs} ms with ${held.length}+ executions in flight; they were claimed by the other worker ${taken[0]}–${taken.at(-1)} ms after the signal`,
       );
     },
     BUDGET_MS + 10_000,
