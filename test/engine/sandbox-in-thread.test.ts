@@ -54,6 +54,18 @@ describe('runInThread', () => {
     });
   });
 
+  it('reports a stop that lands inside a promise job as the stop', async () => {
+    // Stopping after a varying number of checks lands the stop at varying points of the loop,
+    // some inside the job that resumes the function (there the chain ends without an error).
+    const kinds = new Set<string>();
+    for (let after = 0; after < 60; after++) {
+      let checks = 0;
+      const stopped = runInThread(call('async function spin() { while (true) await null } return spin()', null, 60_000), () => ++checks > after);
+      kinds.add((await failure(stopped)).kind);
+    }
+    expect([...kinds]).toEqual(['aborted']);
+  });
+
   it('stops at the deadline it is given, reporting the time limit', async () => {
     const timed = { ...call('while (true) {}', null, 1_000), deadline: Date.now() + 100 };
     const started = Date.now();

@@ -122,6 +122,10 @@ class SandboxCall {
       const input = this.hold(this.context.getProp(this.context.global, 'input'));
       const promise = this.hold(this.check(this.context.callFunction(fn, this.context.undefined, input), 'run'));
       await this.drainJobs();
+      // A stop that lands inside a promise job can end the job chain without an error reaching
+      // the host (QuickJS turns it into a rejection nothing observes), leaving the promise pending
+      // or settled without the cut-off work: the stop is what happened.
+      if (this.stopped) throw this.stoppedError();
       const state = this.context.getPromiseState(promise);
       if (state.type === 'pending') {
         throw new SandboxError(
