@@ -188,6 +188,8 @@ export async function createQueueDispatcher(ctx: AppContext, runner: ExecutionRu
       else runner.emit(message.id, message.event);
     });
 
+    // A job is removed when it completes: its id is the execution's, and the same execution is
+    // dispatched again later (a resume, a hand-back), which a kept completed job would swallow.
     queue = new Queue<JobPayloads[JobName], void, JobName>(EXECUTIONS_QUEUE, {
       connection: commands,
       prefix,
