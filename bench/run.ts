@@ -7,6 +7,7 @@
  *
  *   npm run bench -- --only user,workspaces --dialect sqlite
  *   npm run bench -- --only ai-ttft,ai-streams --skip-startup
+ *   npm run bench -- --only wf-soak --duration 600 --skip-startup
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,11 +36,15 @@ const { values } = parseArgs({
     only: { type: 'string' },
     dialect: { type: 'string' },
     'skip-startup': { type: 'boolean', default: false },
+    duration: { type: 'string' },
   },
 });
 
 const only = values.only?.split(',').map((s) => s.trim());
-const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.id));
+// Opt-in scenarios (the memory soak) run only when named.
+const scenarios = SCENARIOS.filter((s) => (only ? only.includes(s.id) : isLoadScenario(s) || !s.optIn));
+const durationS = values.duration === undefined ? undefined : Number(values.duration);
+if (durationS !== undefined && !(Number.isInteger(durationS) && durationS > 0)) throw new Error('--duration takes a whole number of seconds.');
 if (scenarios.length === 0) throw new Error(`No scenario matches --only ${values.only}. Known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
 
 const pgUp = await postgresReachable();
@@ -142,7 +147,7 @@ if (!values['skip-startup']) {
   fs.writeFileSync(path.join(RESULTS_DIR, 'startup.json'), `${JSON.stringify({ runAt, machine, results: startup }, null, 2)}\n`);
 }
 for (const scenario of scenarios) {
-  const result = isLoadScenario(scenario) ? await runScenario(scenario, baselines) : await scenario.run({ dialects, runAt, machine, log });
+  const result = isLoadScenario(scenario) ? await runScenario(scenario, baselines) : await scenario.run({ dialects, runAt, machine, log, durationS, baselines });
   fs.writeFileSync(path.join(RESULTS_DIR, `${scenario.id}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }
 fs.writeFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), renderBenchmarks(RESULTS_DIR));

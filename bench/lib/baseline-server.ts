@@ -18,8 +18,12 @@ if (kind === 'hello') {
   const dir = process.env.BASELINE_DIR ?? '.';
   fs.mkdirSync(dir, { recursive: true });
   const db = new Database(path.join(dir, 'baseline.sqlite'));
+  // The pragmas Athena opens its own database with (src/db/database.ts), so the floor is a fair one.
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
   db.exec('create table if not exists hits (id integer primary key, body text not null, created_at text not null)');
   const insert = db.prepare('insert into hits (body, created_at) values (?, ?)');
   app.post('/', async (request) => {

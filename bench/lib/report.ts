@@ -80,10 +80,135 @@ export interface StreamsDialectResult {
   errorSamples: string[];
 }
 
-type AnyResult = ScenarioResult | TtftResult | StreamsResult;
+/** A baseline run, with the server's CPU time per request when the bench started that server. */
+export interface BaselineRun extends LoadResult {
+  cpuMsPerRequest?: number;
+}
 
-/** Within an issue: throughput tables, then time to first token, then concurrent streams. */
-const KIND_ORDER: Record<NonNullable<AnyResult['kind']>, number> = { load: 0, ttft: 1, streams: 2 };
+/** A baseline of the workflow scenarios, measured once per run. */
+export interface BaselineResult {
+  kind: 'baseline';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  description: string;
+  runs: BaselineRun[];
+  notes: string[];
+}
+
+/** One connection count of a webhook run, with what it left stored. */
+export interface WorkflowRun extends LoadResult {
+  /** Executions the run (warm-up included) left in the database. */
+  stored: number;
+  /** 2xx answers, warm-up included. */
+  answered2xx: number;
+  /** Requests sent, warm-up included (the answered ones and those in flight when autocannon stopped). */
+  sentTotal: number;
+  failedExecutions: number;
+  /** CPU time of the serving process (the API process in scale mode) per stored execution, warm-up included. */
+  cpuMsPerExecution?: number;
+  /** Scale mode: CPU time of the worker processes per stored execution. */
+  workerCpuMsPerExecution?: number;
+}
+
+export interface WorkflowTargets {
+  connections: number;
+  minExecPerS: number;
+  minInsertShare: number;
+  maxP99Ms: number;
+}
+
+/** A workflow under webhook load, in embedded or scale mode, beside the run's two baselines. */
+export interface WorkflowLoadResult {
+  kind: 'workflow-load';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  mode: 'embedded' | 'scale';
+  targets: WorkflowTargets | null;
+  baselines: { hello: Record<number, BaselineRun>; insert: Record<number, BaselineRun> };
+  notes: string[];
+  /** Why nothing was measured. */
+  skipped?: string;
+  dialects: Partial<Record<BenchDialect, { runs: WorkflowRun[]; rssAfterMb: number; workerRssAfterMb?: number[] }>>;
+}
+
+export interface EnginePureCost {
+  runs: number;
+  usPerNodeMedian: number;
+  usPerNodeMin: number;
+  usPerNodeMax: number;
+}
+
+export interface EngineDbCost {
+  runs: number;
+  executeMs100: Percentiles;
+  executeMs2: Percentiles;
+  /** p50 of the 100-node execute / 100. */
+  usPerNode: number;
+  /** (p50 of 100 nodes − p50 of 2 nodes) / 98. */
+  marginalUsPerNode: number;
+}
+
+export interface EnginePerNodeResult {
+  kind: 'engine-per-node';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  nodes: number;
+  maxUsPerNode: number;
+  pure: EnginePureCost;
+  pureConstant: EnginePureCost;
+  dialects: Partial<Record<BenchDialect, EngineDbCost>>;
+  notes: string[];
+}
+
+export interface SoakSample {
+  atS: number;
+  rssMb: number;
+  heapUsedMb: number | null;
+}
+
+/** Memory of a server under a long webhook run. */
+export interface SoakResult {
+  kind: 'soak';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  durationS: number;
+  connections: number;
+  run: LoadResult;
+  samples: SoakSample[];
+  firstRssMb: number;
+  lastRssMb: number;
+  maxRssMb: number;
+  firstHalfMaxRssMb: number | null;
+  secondHalfMaxRssMb: number | null;
+  storedAtEnd: number;
+  failedExecutions: number;
+  notes: string[];
+}
+
+type AnyResult = ScenarioResult | TtftResult | StreamsResult | BaselineResult | WorkflowLoadResult | EnginePerNodeResult | SoakResult;
+
+/** Within an issue: throughput tables, time to first token, concurrent streams, then the workflow engine's. */
+const KIND_ORDER: Record<NonNullable<AnyResult['kind']>, number> = {
+  load: 0,
+  ttft: 1,
+  streams: 2,
+  baseline: 3,
+  'workflow-load': 4,
+  'engine-per-node': 5,
+  soak: 6,
+};
 
 export interface StartupResult {
   dialect: BenchDialect;
@@ -214,10 +339,128 @@ function renderStreams(result: StreamsResult): string {
   return lines.join('\n');
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
+const modeName = (mode: WorkflowLoadResult['mode']) => (mode === 'embedded' ? 'embedded' : 'scale');
+
+function renderBaseline(result: BaselineResult): string {
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `${result.description} Same autocannon settings as the workflow runs. ${measuredAt(result.runAt)}`,
+    '',
+    '| connections | req/s | p50 ms | p99 ms | non-2xx / errors | server CPU ms per request |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...result.runs.map(
+      (r) => `| ${r.connections} | ${count(r.rps)} | ${r.p50} | ${r.p99} | ${r.non2xx} / ${r.errors} | ${r.cpuMsPerRequest === undefined ? '–' : r.cpuMsPerRequest.toFixed(3)} |`,
+    ),
+  ];
+  if (result.notes.length) lines.push('', ...result.notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function cpuCell(run: WorkflowRun): string {
+  if (run.cpuMsPerExecution === undefined) return '–';
+  const worker = run.workerCpuMsPerExecution === undefined ? '' : ` + ${run.workerCpuMsPerExecution.toFixed(3)} (worker)`;
+  return `${run.cpuMsPerExecution.toFixed(3)}${worker}`;
+}
+
+function renderWorkflowLoad(result: WorkflowLoadResult): string {
+  const t = result.targets;
+  const target = t
+    ? `Target (embedded mode, c=${t.connections}, execution data saved): ≥ ${count(t.minExecPerS)} executions/s, ≥ ${Math.round(t.minInsertShare * 100)}% of the one-INSERT baseline, p99 < ${t.maxP99Ms} ms. For comparison, n8n 1.123 measured on the same kind of machine with the same three-node workflow about 57 executions/s, p99 over 1 s.`
+    : 'Reported beside the same baselines; the issue sets its targets on embedded mode.';
+  const lines = [`### ${result.title} (issue #${result.issue})`, '', `${target} Baselines measured in the same run. ${measuredAt(result.runAt)}`, ''];
+  if (result.skipped) {
+    lines.push(`**Not measured in this run.** ${result.skipped}`);
+    return lines.join('\n');
+  }
+  lines.push(
+    '| mode | storage | connections | executions/s | Fastify req/s | one-INSERT req/s | share of one-INSERT | p50 ms | p99 ms | non-2xx / errors | server CPU ms per execution | stored = 2xx | target |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|:---:|',
+  );
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    for (const run of data.runs) {
+      const hello = result.baselines.hello[run.connections];
+      const insert = result.baselines.insert[run.connections];
+      const share = insert ? run.rps / insert.rps : undefined;
+      const storedOk = run.failedExecutions === 0 && run.stored >= run.answered2xx && run.stored <= run.sentTotal;
+      const extra = run.stored - run.answered2xx;
+      const stored = `${verdict(storedOk)} ${count(run.stored)} / ${count(run.answered2xx)}${extra > 0 ? ` (+${extra}; ${run.sentTotal - run.answered2xx} sent, unanswered)` : ''}${run.failedExecutions ? `, ${run.failedExecutions} failed` : ''}`;
+      const ok =
+        t && run.connections === t.connections
+          ? run.rps >= t.minExecPerS && share !== undefined && share >= t.minInsertShare && run.p99 < t.maxP99Ms && run.non2xx === 0 && run.errors === 0 && storedOk
+          : undefined;
+      lines.push(
+        `| ${modeName(result.mode)} | ${storageName(dialect)} | ${run.connections} | ${count(run.rps)} | ${hello ? count(hello.rps) : '–'} | ${insert ? count(insert.rps) : '–'} | ${share === undefined ? '–' : `${Math.round(share * 100)}%`} | ${run.p50} | ${run.p99} | ${run.non2xx} / ${run.errors} | ${cpuCell(run)} | ${stored} | ${verdict(ok)} |`,
+      );
+    }
+    const workers = data.workerRssAfterMb?.length ? `; worker: ${data.workerRssAfterMb.join(', ')} MB` : '';
+    lines.push(`| ${modeName(result.mode)} | ${storageName(dialect)} | | RSS after load: ${data.rssAfterMb} MB${workers} | | | | | | | | | |`);
+  }
+  if (result.notes.length) lines.push('', ...result.notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function renderEnginePerNode(result: EnginePerNodeResult): string {
+  const pureRow = (label: string, cost: EnginePureCost, withVerdict: boolean) =>
+    `| ${label} | in process, no storage | ${cost.usPerNodeMedian} (${cost.usPerNodeMin}–${cost.usPerNodeMax}) | – | ${count(cost.runs)} runs | ${withVerdict ? verdict(cost.usPerNodeMedian < result.maxUsPerNode) : ''} |`;
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `Target: under ${result.maxUsPerNode} µs of engine overhead per node. ${measuredAt(result.runAt)}`,
+    '',
+    '| path | storage | µs per node | µs per extra node | execute p50 (100 nodes / 2 nodes) | target |',
+    '|---|---|---:|---:|---|:---:|',
+    pureRow('engine, one expression per node', result.pure, true),
+    pureRow('engine, constant values', result.pureConstant, false),
+  ];
+  for (const [dialect, cost] of Object.entries(result.dialects)) {
+    if (!cost) continue;
+    lines.push(
+      `| engine + persistence (\`execute\`, \`wait: true\`) | ${storageName(dialect)} | ${count(cost.usPerNode)} | ${count(cost.marginalUsPerNode)} | ${cost.executeMs100.p50.toFixed(1)} ms / ${cost.executeMs2.p50.toFixed(1)} ms (${cost.runs} runs each) | |`,
+    );
+  }
+  if (result.notes.length) lines.push('', ...result.notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function renderSoak(result: SoakResult): string {
+  const flat =
+    result.firstHalfMaxRssMb !== null && result.secondHalfMaxRssMb !== null ? result.secondHalfMaxRssMb <= result.firstHalfMaxRssMb * 1.1 : undefined;
+  const minutes = result.durationS / 60;
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `Target: memory flat over a 10-minute run. This run lasted ${result.durationS} s (${minutes.toFixed(minutes < 10 ? 1 : 0)} min)${result.durationS < 600 ? ': the 10-minute run is `npm run bench -- --only wf-soak --duration 600 --skip-startup`' : ''}. ${measuredAt(result.runAt)}`,
+    '',
+    '| connections | executions/s | p50 ms | p99 ms | non-2xx / errors | RSS first / last / max | highest RSS, first half → second half | executions kept at the end | flat |',
+    '|---:|---:|---:|---:|---:|---|---|---:|:---:|',
+    `| ${result.connections} | ${count(result.run.rps)} | ${result.run.p50} | ${result.run.p99} | ${result.run.non2xx} / ${result.run.errors} | ${result.firstRssMb} / ${result.lastRssMb} / ${result.maxRssMb} MB | ${result.firstHalfMaxRssMb ?? '–'} → ${result.secondHalfMaxRssMb ?? '–'} MB | ${count(result.storedAtEnd)}${result.failedExecutions ? ` (${result.failedExecutions} failed)` : ''} | ${verdict(flat)} |`,
+    '',
+    `Samples (s: RSS MB / heap used MB): ${result.samples.map((s) => `${s.atS}: ${s.rssMb} / ${s.heapUsedMb ?? '?'}`).join(' · ')}`,
+  ];
+  if (result.notes.length) lines.push('', ...result.notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
 function renderResult(result: AnyResult, others: Map<string, ScenarioResult>): string {
-  if (result.kind === 'ttft') return renderTtft(result);
-  if (result.kind === 'streams') return renderStreams(result);
-  return renderScenario(result, others);
+  switch (result.kind) {
+    case 'ttft':
+      return renderTtft(result);
+    case 'streams':
+      return renderStreams(result);
+    case 'baseline':
+      return renderBaseline(result);
+    case 'workflow-load':
+      return renderWorkflowLoad(result);
+    case 'engine-per-node':
+      return renderEnginePerNode(result);
+    case 'soak':
+      return renderSoak(result);
+    default:
+      return renderScenario(result, others);
+  }
 }
 
 /** docs/benchmarks.md from every results file. */

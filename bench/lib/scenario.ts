@@ -1,4 +1,4 @@
-import type { BenchDialect, LoadRequest, RunningServer } from './harness.js';
+import type { BenchDialect, LoadRequest, LoadResult, RunningServer } from './harness.js';
 
 export interface Target {
   /** Minimum share of the same run's baseline requests per second, at the given connections. */
@@ -43,6 +43,10 @@ export interface MeasureContext {
   runAt: string;
   machine: string;
   log(message: string): void;
+  /** `--duration <s>`, for scenarios whose length is chosen per run (the memory soak). */
+  durationS?: number;
+  /** The baselines the runner measured in this run for its throughput scenarios, by kind and connections. */
+  baselines: Record<string, Record<number, LoadResult>>;
 }
 
 /**
@@ -55,6 +59,8 @@ export interface MeasuredScenario {
   id: string;
   issue: number;
   title: string;
+  /** Runs only when named with `--only` (long runs, such as the 10-minute memory soak). */
+  optIn?: boolean;
   run(context: MeasureContext): Promise<{ kind: string; id: string; issue: number }>;
 }
 
