@@ -53,6 +53,8 @@ export interface Config {
     /** The code node's sandbox. */
     readonly codeTimeoutMs: number;
     readonly codeMemoryBytes: number;
+    /** Worker threads that run code nodes; 0: one less than the cores (at least 1, at most 4). */
+    readonly codeWorkers: number;
   };
   readonly registration: 'open' | 'closed';
   readonly oidc: { readonly issuer: string; readonly audience: string; readonly jwksUrl: string } | undefined;
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retentionCount: integer('ATHENA_EXECUTION_RETENTION_COUNT', 10_000, 1, 100_000_000),
       codeTimeoutMs: integer('ATHENA_CODE_TIMEOUT_MS', 5_000, 10, 300_000),
       codeMemoryBytes: parseByteSize('ATHENA_CODE_MEMORY', read('ATHENA_CODE_MEMORY'), 64 * 1024 * 1024, problems),
+      codeWorkers: integer('ATHENA_CODE_WORKERS', 0, 0, 64),
     },
     registration: oneOf('ATHENA_REGISTRATION', ['open', 'closed'] as const, 'open'),
     oidc: issuer && audience && jwksUrl ? { issuer, audience, jwksUrl } : undefined,

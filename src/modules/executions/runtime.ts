@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context.js';
 import { fromJson } from '../../db/values.js';
+import { configureSandboxPool } from '../../engine/sandbox/index.js';
 import type { ExecutionOutcome } from '../../engine/executor.js';
 import { startExecution } from './executions.service.js';
 import type { ExecutionRow } from './executions.table.js';
@@ -17,6 +18,7 @@ const PRUNE_EVERY_MS = 60_000;
  */
 export async function startWorkflowRuntime(ctx: AppContext): Promise<void> {
   const runner = ctx.executions;
+  if (ctx.config.workflows.codeWorkers > 0) configureSandboxPool({ size: ctx.config.workflows.codeWorkers });
   if (ctx.config.redisUrl) {
     const { createQueueDispatcher } = await import('../../jobs/queue.js');
     runner.useDispatcher(await createQueueDispatcher(ctx, runner));
