@@ -434,7 +434,7 @@ function renderSoak(result: SoakResult): string {
     '',
     `Target: memory flat over a 10-minute run. This run lasted ${result.durationS} s (${minutes.toFixed(minutes < 10 ? 1 : 0)} min)${result.durationS < 600 ? ': the 10-minute run is `npm run bench -- --only wf-soak --duration 600 --skip-startup`' : ''}. ${measuredAt(result.runAt)}`,
     '',
-    '| connections | executions/s | p50 ms | p99 ms | non-2xx / errors | RSS first / last / max | highest RSS, first half → second half | executions kept at the end | flat |',
+    '| connections | executions/s | p50 ms | p99 ms | non-2xx / errors | RSS first / last / max | highest RSS, first half → second half | executions kept at the end | flat over this run |',
     '|---:|---:|---:|---:|---:|---|---|---:|:---:|',
     `| ${result.connections} | ${count(result.run.rps)} | ${result.run.p50} | ${result.run.p99} | ${result.run.non2xx} / ${result.run.errors} | ${result.firstRssMb} / ${result.lastRssMb} / ${result.maxRssMb} MB | ${result.firstHalfMaxRssMb ?? '–'} → ${result.secondHalfMaxRssMb ?? '–'} MB | ${count(result.storedAtEnd)}${result.failedExecutions ? ` (${result.failedExecutions} failed)` : ''} | ${verdict(flat)} |`,
     '',

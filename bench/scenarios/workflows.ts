@@ -304,7 +304,7 @@ export const wfWebhookScale: MeasuredScenario = {
       'Scale mode: the API process queues each execution in PostgreSQL and on the BullMQ queue in Redis; the worker claims and runs it, and the answer comes back to the API process over Redis pub/sub. Four processes (API, worker, PostgreSQL, Redis) and the load generator share the 2 cores.',
       loadNote(),
     );
-    const unavailable = !context.dialects.includes('postgres') ? 'PostgreSQL is not reachable in this run' : await scaleModeUnavailable();
+    const unavailable = !context.dialects.includes('postgres') ? 'PostgreSQL is not in this run (`--dialect sqlite`, or it does not answer)' : await scaleModeUnavailable();
     if (unavailable) {
       result.skipped = `Scale mode was not measured: ${unavailable}.`;
       context.log(`wf-webhook-scale skipped: ${unavailable}`);
