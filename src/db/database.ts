@@ -19,7 +19,7 @@ import type { MediaTable } from '../modules/media/media.table.js';
 import type { MemoriesTable, WorkspaceAiSettingsTable } from '../modules/memories/memories.table.js';
 import type { ToolsTable } from '../modules/tools/tools.table.js';
 import type { WorkflowsTable, WorkflowSchedulesTable } from '../modules/workflows/workflows.table.js';
-import type { WorkflowExecutionsTable, WorkflowExecutionStepsTable } from '../modules/executions/executions.table.js';
+import type { WorkflowExecutionsTable, WorkflowExecutionStepsTable, WorkflowVersionsTable } from '../modules/executions/executions.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
 import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
@@ -49,6 +49,7 @@ export interface Database extends CustomerAccountsDatabase {
   tools: ToolsTable;
   workflows: WorkflowsTable;
   workflow_schedules: WorkflowSchedulesTable;
+  workflow_versions: WorkflowVersionsTable;
   workflow_executions: WorkflowExecutionsTable;
   workflow_execution_steps: WorkflowExecutionStepsTable;
 }

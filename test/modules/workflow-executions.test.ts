@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/databases.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
-import { chain, createWorkflow, edge, ifNode, manualNode, node, respondNode, setNode, webhookNode } from '../helpers/workflows.js';
+import { chain, createWorkflow, edge, ifNode, manualNode, node, setNode, webhookNode } from '../helpers/workflows.js';
 
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

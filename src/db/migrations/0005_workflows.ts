@@ -3,8 +3,8 @@ import type { Dialect } from '../database.js';
 import { columnTypes } from './column-types.js';
 
 /**
- * The workflow engine: workflows (graph, variables, webhook secret), their schedules, and
- * executions with one row per node run. An execution row is also the embedded queue's entry:
+ * The workflow engine: workflows (graph, variables, webhook secret), their schedules, the
+ * versions executions ran, and executions with one row per node run. An execution row is also the embedded queue's entry:
  * its status, lease and wake time are what runners claim.
  */
 export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
@@ -49,6 +49,18 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await run(sql`create unique index workflow_schedules_node_unique on workflow_schedules (workflow_id, node_id)`);
   await run(sql`create index workflow_schedules_due_index on workflow_schedules (next_run_at)`);
 
+  // The graph of each workflow version that executions ran: stored once per version, not per execution.
+  await db.schema
+    .createTable('workflow_versions')
+    .addColumn('workflow_id', t.uuid, (c) => c.notNull().references('workflows.id').onDelete('cascade'))
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('workspace_id', t.uuid, (c) => c.notNull().references('workspaces.id').onDelete('cascade'))
+    // {version, name, nodes, edges, variables (secrets sealed), settings}
+    .addColumn('snapshot', t.json, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addPrimaryKeyConstraint('workflow_versions_pk', ['workflow_id', 'version'])
+    .execute();
+
   await db.schema
     .createTable('workflow_executions')
     .addColumn('id', t.uuid, (c) => c.primaryKey())
@@ -61,9 +73,10 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     // manual, webhook, schedule, agent, workflow, error, retry
     .addColumn('trigger', 'text', (c) => c.notNull())
     .addColumn('trigger_node_id', 'text', (c) => c.notNull())
-    // The graph as it was when the execution started: later edits do not change a run.
-    .addColumn('workflow_data', t.json, (c) => c.notNull())
+    // The workflow version it runs (workflow_versions): later edits do not change a run.
+    .addColumn('workflow_version', 'integer', (c) => c.notNull())
     .addColumn('trigger_data', t.json)
+    // RunState when parked, ended or prepared for a retry; while running, each step carries its own.
     .addColumn('state', t.json)
     .addColumn('output', t.json)
     .addColumn('error', t.json)
@@ -85,8 +98,9 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
   await run(sql`create index workflow_executions_workspace_index on workflow_executions (workspace_id, created_at)`);
   await run(sql`create index workflow_executions_workflow_index on workflow_executions (workflow_id, created_at)`);
   await run(sql`create unique index workflow_executions_idempotency_unique on workflow_executions (workflow_id, idempotency_key) where idempotency_key is not null`);
-  // What runners claim: queued work, expired leases, waits that are due.
-  await run(sql`create index workflow_executions_queue_index on workflow_executions (status, created_at) where status in ('queued', 'running')`);
+  // What runners claim, each by its own small index: queued work, expired leases, waits that are due.
+  await run(sql`create index workflow_executions_queued_index on workflow_executions (created_at) where status = 'queued'`);
+  await run(sql`create index workflow_executions_lease_index on workflow_executions (lease_expires_at) where status = 'running'`);
   await run(sql`create index workflow_executions_wake_index on workflow_executions (wake_at) where status = 'waiting'`);
   // Retention prunes finished executions oldest first.
   await run(sql`create index workflow_executions_finished_index on workflow_executions (finished_at) where finished_at is not null`);
@@ -103,9 +117,13 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('output', t.json)
     .addColumn('handle', 'text')
     .addColumn('error', t.json)
+    // RunState after this step: one insert per step is the whole commit.
+    .addColumn('state', t.json)
     .addColumn('attempts', 'integer', (c) => c.notNull())
     .addColumn('started_at', t.timestamp, (c) => c.notNull())
     .addColumn('finished_at', t.timestamp, (c) => c.notNull())
     .addPrimaryKeyConstraint('workflow_execution_steps_pk', ['execution_id', 'seq'])
+    // On SQLite the rows live in the primary key's b-tree: one b-tree to write per step, not two.
+    .$call((table) => (dialect === 'sqlite' ? table.modifyEnd(sql`without rowid`) : table))
     .execute();
 }

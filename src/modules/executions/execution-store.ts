@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context.js';
 import { toJson } from '../../db/values.js';
+import { writeBatcherOf } from '../../db/write-batcher.js';
 import { ExecutionLostError, type ExecutionOutcome, type ExecutionStore } from '../../engine/executor.js';
 import type { RunState, StepRecord } from '../../engine/run-state.js';
 import { secretsOf } from '../secrets/secrets.service.js';
@@ -8,9 +9,9 @@ import { encodeStepValue } from './payload-files.js';
 import type { ExecutionSnapshot } from './snapshot.js';
 
 /**
- * The engine's ExecutionStore on the database: each step and the state after it in one
- * transaction, guarded by the runner's lease, so an execution cancelled or taken over by
- * another runner cannot be written by this one any more.
+ * The engine's ExecutionStore on the database: each step with the state after it in one
+ * statement, guarded by the runner's lease, so an execution cancelled or taken over by another
+ * runner cannot be written by this one any more.
  */
 export class DbExecutionStore implements ExecutionStore {
   constructor(
@@ -21,17 +22,12 @@ export class DbExecutionStore implements ExecutionStore {
     private readonly snapshot: ExecutionSnapshot,
   ) {}
 
-  private leaseExpiry(): string {
-    return new Date(Date.now() + this.ctx.config.workflows.leaseMs).toISOString();
-  }
-
   private encode(value: unknown, name: string): string | null {
     const { dataDir, workflows } = this.ctx.config;
     return encodeStepValue(value, { dataDir, executionId: this.executionId, name, maxBytes: workflows.maxNodeDataBytes });
   }
 
   async commitStep(step: StepRecord, state: RunState): Promise<void> {
-    const at = step.finished_at;
     const row = {
       execution_id: this.executionId,
       seq: step.seq,
@@ -42,23 +38,16 @@ export class DbExecutionStore implements ExecutionStore {
       output: this.encode(step.output, `${step.seq}-output`),
       handle: step.handle,
       error: step.error ? toJson(step.error) : null,
+      state: toJson(state),
       attempts: step.attempts,
       started_at: step.started_at,
-      finished_at: at,
+      finished_at: step.finished_at,
     };
-    const advance = {
-      id: this.executionId,
-      owner: this.owner,
-      state: toJson(state),
-      node_runs: state.nodeRuns,
-      lease_expires_at: this.leaseExpiry(),
-      updated_at: at,
-    };
-    // The state update goes first: if this runner no longer holds the execution, nothing is written.
-    await this.ctx.db.kysely.transaction().execute(async (trx) => {
-      if (!(await repo.advanceExecution(trx, advance))) throw new ExecutionLostError();
-      await repo.insertStep(trx, row);
-    });
+    // One statement: the step and the state after it, written only while this runner holds the execution.
+    // Committed with the other executions' writes of this moment (group commit), before the next node starts.
+    const { dialect } = this.ctx.db;
+    const written = await writeBatcherOf(this.ctx.db).submit((db) => repo.insertStepIfOwned(db, dialect, row, this.owner));
+    if (!written) throw new ExecutionLostError();
   }
 
   async park(state: RunState, until: string | null): Promise<void> {
@@ -75,7 +64,7 @@ export class DbExecutionStore implements ExecutionStore {
   }
 
   async finish(outcome: Exclude<ExecutionOutcome, { status: 'waiting' } | { status: 'stopped' }>, state: RunState): Promise<void> {
-    const finished = await repo.finishExecution(this.ctx.db.kysely, {
+    const values = {
       id: this.executionId,
       owner: this.owner,
       status: outcome.status,
@@ -85,7 +74,8 @@ export class DbExecutionStore implements ExecutionStore {
       response: outcome.response ? toJson(outcome.response) : null,
       node_runs: state.nodeRuns,
       at: new Date().toISOString(),
-    });
+    };
+    const finished = await writeBatcherOf(this.ctx.db).submit((db) => repo.finishExecution(db, values));
     if (!finished) throw new ExecutionLostError();
   }
 

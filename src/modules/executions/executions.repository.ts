@@ -1,4 +1,4 @@
-import { sql, type Insertable } from 'kysely';
+import { CompiledQuery, sql, type Insertable, type RawBuilder } from 'kysely';
 import type { Dialect, Executor } from '../../db/database.js';
 import { preparedQuery } from '../../db/prepared.js';
 import type { ExecutionRow, ExecutionStatus, ExecutionStepRow, WorkflowExecutionStepsTable, WorkflowExecutionsTable } from './executions.table.js';
@@ -13,7 +13,7 @@ const EXECUTION_COLUMNS = [
   'status',
   'trigger',
   'trigger_node_id',
-  'workflow_data',
+  'workflow_version',
   'trigger_data',
   'state',
   'output',
@@ -38,33 +38,53 @@ const insertExecutionQuery = preparedQuery((db, p: Record<string, unknown>) =>
   db.insertInto('workflow_executions').values(Object.fromEntries(EXECUTION_COLUMNS.map((c) => [c, p[c]])) as never),
 );
 
-const insertStepQuery = preparedQuery((db, p: Record<string, unknown>) =>
-  db.insertInto('workflow_execution_steps').values({
-    execution_id: p.execution_id as string,
-    seq: p.seq as number,
-    node_id: p.node_id as string,
-    node_type: p.node_type as string,
-    status: p.status as string,
-    input: p.input as string,
-    output: p.output as string,
-    handle: p.handle as string,
-    error: p.error as string,
-    attempts: p.attempts as number,
-    started_at: p.started_at as string,
-    finished_at: p.finished_at as string,
-  }),
-);
+const STEP_COLUMNS = [
+  'execution_id',
+  'seq',
+  'node_id',
+  'node_type',
+  'status',
+  'input',
+  'output',
+  'handle',
+  'error',
+  'attempts',
+  'started_at',
+  'finished_at',
+  'state',
+] as const;
 
-const advanceQuery = preparedQuery(
-  (db, p: { id: string; owner: string; state: string; node_runs: number; lease_expires_at: string; updated_at: string }) =>
-    db
-      .updateTable('workflow_executions')
-      .set({ state: p.state, node_runs: p.node_runs, lease_expires_at: p.lease_expires_at, updated_at: p.updated_at })
-      .where('id', '=', p.id)
-      .where('lease_owner', '=', p.owner)
-      .where('status', '=', 'running')
-      .returning('id'),
-);
+// PostgreSQL types the selected parameters from these casts (an INSERT … SELECT has no column context).
+const PG_CASTS: Record<(typeof STEP_COLUMNS)[number], string> = {
+  execution_id: 'uuid',
+  seq: 'integer',
+  node_id: 'text',
+  node_type: 'text',
+  status: 'text',
+  input: 'jsonb',
+  output: 'jsonb',
+  handle: 'text',
+  error: 'jsonb',
+  attempts: 'integer',
+  started_at: 'timestamptz',
+  finished_at: 'timestamptz',
+  state: 'jsonb',
+};
+
+/**
+ * The step commit: one INSERT that writes the node run (with the state after it) only while the
+ * execution is running under this owner's lease. One statement, so one atomic commit per step.
+ */
+function guardedStepInsertSql(dialect: Dialect): string {
+  const columns = STEP_COLUMNS.join(', ');
+  const n = STEP_COLUMNS.length;
+  const values =
+    dialect === 'sqlite' ? STEP_COLUMNS.map(() => '?').join(', ') : STEP_COLUMNS.map((column, i) => `$${i + 1}::${PG_CASTS[column]}`).join(', ');
+  const guard = dialect === 'sqlite' ? 'id = ? and lease_owner = ?' : `id = $${n + 1}::uuid and lease_owner = $${n + 2}`;
+  return `insert into workflow_execution_steps (${columns}) select ${values} where exists (select 1 from workflow_executions where ${guard} and status = 'running')`;
+}
+
+const guardedStepInsert: Record<Dialect, string> = { sqlite: guardedStepInsertSql('sqlite'), postgres: guardedStepInsertSql('postgres') };
 
 const finishQuery = preparedQuery(
   (
@@ -106,16 +126,17 @@ export async function insertExecution(db: Executor, row: NewExecution): Promise<
   await insertExecutionQuery(db, row as unknown as Record<string, unknown>);
 }
 
-export async function insertStep(db: Executor, row: Insertable<WorkflowExecutionStepsTable>): Promise<void> {
-  await insertStepQuery(db, row as unknown as Record<string, unknown>);
-}
-
-/** Stores the state after a step; false when the execution is no longer running under this owner. */
-export async function advanceExecution(
+/** Commits one step under the owner's lease; false when the execution is no longer its own (nothing is written). */
+export async function insertStepIfOwned(
   db: Executor,
-  values: { id: string; owner: string; state: string; node_runs: number; lease_expires_at: string; updated_at: string },
+  dialect: Dialect,
+  row: Insertable<WorkflowExecutionStepsTable>,
+  owner: string,
 ): Promise<boolean> {
-  return (await advanceQuery(db, values)).length === 1;
+  const values = row as unknown as Record<string, unknown>;
+  const parameters = [...STEP_COLUMNS.map((column) => values[column] ?? null), row.execution_id, owner];
+  const result = await db.executeQuery(CompiledQuery.raw(guardedStepInsert[dialect], parameters));
+  return Number(result.numAffectedRows ?? 0) === 1;
 }
 
 /** Ends a running execution this owner holds; false when it is no longer its own (cancelled, taken over). */
@@ -194,18 +215,26 @@ export async function claimExecutions(
 ): Promise<ExecutionRow[]> {
   if (values.limit <= 0) return [];
   const lock = dialect === 'postgres' ? sql` for update skip locked` : sql``;
-  const claim = async (due: ReturnType<typeof sql>, limit: number) =>
+  const claim = async (due: RawBuilder<unknown>, order: RawBuilder<unknown>, limit: number) =>
     (
       await sql<ExecutionRow>`
         update workflow_executions
         set status = 'running', lease_owner = ${values.owner}, lease_expires_at = ${values.leaseExpiresAt},
             started_at = coalesce(started_at, ${values.now}), wake_at = null, updated_at = ${values.now}
-        where id in (select id from workflow_executions where ${due} order by created_at limit ${limit}${lock})
+        where id in (select id from workflow_executions where ${due} order by ${order} limit ${limit}${lock})
         returning *`.execute(db)
     ).rows;
-  const claimed = await claim(sql`(status = 'queued' or (status = 'running' and lease_expires_at < ${values.now}))`, values.limit);
-  if (claimed.length >= values.limit) return claimed;
-  return [...claimed, ...(await claim(sql`status = 'waiting' and wake_at <= ${values.now}`, values.limit - claimed.length))];
+  // Three claims, each matching one partial index exactly (an OR of them would scan the table).
+  const claimed: ExecutionRow[] = [];
+  for (const [due, order] of [
+    [sql`status = 'queued'`, sql`created_at`],
+    [sql`status = 'running' and lease_expires_at < ${values.now}`, sql`lease_expires_at`],
+    [sql`status = 'waiting' and wake_at <= ${values.now}`, sql`wake_at`],
+  ] as const) {
+    if (claimed.length >= values.limit) break;
+    claimed.push(...(await claim(due, order, values.limit - claimed.length)));
+  }
+  return claimed;
 }
 
 /** Owners holding running executions, other than `except`. */
@@ -283,10 +312,10 @@ export function listSteps(db: Executor, executionId: string): Promise<ExecutionS
 }
 
 /** Outputs only, for resuming: what `nodes.<id>.output` and queued inputs need. */
-export function listStepOutputs(db: Executor, executionId: string): Promise<Pick<ExecutionStepRow, 'seq' | 'node_id' | 'status' | 'output'>[]> {
+export function listStepOutputs(db: Executor, executionId: string): Promise<Pick<ExecutionStepRow, 'seq' | 'node_id' | 'status' | 'output' | 'state'>[]> {
   return db
     .selectFrom('workflow_execution_steps')
-    .select(['seq', 'node_id', 'status', 'output'])
+    .select(['seq', 'node_id', 'status', 'output', 'state'])
     .where('execution_id', '=', executionId)
     .orderBy('seq')
     .execute();
@@ -330,7 +359,7 @@ export async function deleteExecution(db: Executor, workspaceId: string, id: str
 
 export async function copySteps(db: Executor, fromId: string, toId: string, beforeSeq: number): Promise<void> {
   await sql`
-    insert into workflow_execution_steps (execution_id, seq, node_id, node_type, status, input, output, handle, error, attempts, started_at, finished_at)
-    select ${toId}, seq, node_id, node_type, status, input, output, handle, error, attempts, started_at, finished_at
+    insert into workflow_execution_steps (execution_id, seq, node_id, node_type, status, input, output, handle, error, state, attempts, started_at, finished_at)
+    select ${toId}, seq, node_id, node_type, status, input, output, handle, error, state, attempts, started_at, finished_at
     from workflow_execution_steps where execution_id = ${fromId} and seq < ${beforeSeq}`.execute(db);
 }

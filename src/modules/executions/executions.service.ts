@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import { sql } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest, type PageResult } from '../../db/paging.js';
 import { fromJson, isUniqueViolation, newId, now, toJson } from '../../db/values.js';
+import { writeBatcherOf } from '../../db/write-batcher.js';
 import { nodeCatalog } from '../../engine/nodes/index.js';
 import type { ExecutionOutcome } from '../../engine/executor.js';
 import type { WebhookResponse } from '../../engine/node-type.js';
@@ -17,57 +17,10 @@ import * as repo from './executions.repository.js';
 import type { ExecutionCounts, WorkflowExecutionResource } from './executions.schemas.js';
 import { EXECUTION_STATUSES, FINISHED_STATUSES, type ExecutionRow, type ExecutionStatus, type ExecutionTrigger } from './executions.table.js';
 import { decodeStepValue, describeStepValue, executionDataDir, removeExecutionData } from './payload-files.js';
-import type { ExecutionSnapshot, SnapshotVariable } from './snapshot.js';
+import { cachedSnapshot, loadSnapshot, snapshotOfWorkflow, storeSnapshot, type ExecutionSnapshot } from './snapshot.js';
 import type { Static } from 'typebox';
 
 export const SORT_COLUMNS = { created_at: 'e.created_at', started_at: 'e.started_at', finished_at: 'e.finished_at' } as const;
-
-const DEFAULT_MAX_NODE_RUNS_FALLBACK = 1000;
-
-interface StoredVariable {
-  name: string;
-  value: unknown;
-  secret: boolean;
-}
-
-interface StoredSettings {
-  error_workflow_uuid?: string | null;
-  max_node_runs?: number | null;
-  webhook_timeout_ms?: number | null;
-}
-
-// Snapshots by workflow and version, serialized once: every execution of a version stores the same one.
-const snapshots = new LRUCache<string, { snapshot: ExecutionSnapshot; json: string }>({ max: 500 });
-
-/** The workflow as executions of its current version run it (`workflow_data`). */
-export function snapshotOfWorkflow(ctx: AppContext, workflow: WorkflowRow): { snapshot: ExecutionSnapshot; json: string } {
-  const key = `${workflow.id}:${workflow.version}`;
-  const cached = snapshots.get(key);
-  if (cached) return cached;
-  const settings = fromJson<StoredSettings>(workflow.settings) ?? {};
-  const variables = (fromJson<StoredVariable[]>(workflow.variables) ?? []).map(
-    (variable): SnapshotVariable =>
-      variable.secret
-        ? { name: variable.name, secret: true, ...(typeof variable.value === 'string' ? { sealed: variable.value } : {}) }
-        : { name: variable.name, secret: false, value: variable.value },
-  );
-  // `version` first: runners read it from the start of the text to find the cached parse.
-  const snapshot: ExecutionSnapshot = {
-    version: workflow.version,
-    name: workflow.name,
-    nodes: fromJson(workflow.nodes),
-    edges: fromJson(workflow.edges),
-    variables,
-    settings: {
-      error_workflow_uuid: settings.error_workflow_uuid ?? null,
-      max_node_runs: Math.min(settings.max_node_runs ?? ctx.config.workflows.maxNodeRuns, ctx.config.workflows.maxNodeRuns) || DEFAULT_MAX_NODE_RUNS_FALLBACK,
-      webhook_timeout_ms: settings.webhook_timeout_ms ?? ctx.config.workflows.webhookTimeoutMs,
-    },
-  };
-  const entry = { snapshot, json: JSON.stringify(snapshot) };
-  snapshots.set(key, entry);
-  return entry;
-}
 
 /** The trigger node an execution starts at: the one asked for, else by the trigger kind. */
 export function triggerNodeOf(snapshot: ExecutionSnapshot, trigger: ExecutionTrigger, requested?: string): string {
@@ -114,8 +67,9 @@ export async function startExecution(
   options: { inline: boolean | 'always'; onRespond?: (response: WebhookResponse) => void } = { inline: false },
 ): Promise<Started> {
   const runner = ctx.executions;
-  const { snapshot, json } = snapshotOfWorkflow(ctx, input.workflow);
+  const snapshot = snapshotOfWorkflow(ctx, input.workflow);
   const triggerNodeId = triggerNodeOf(snapshot, input.trigger, input.triggerNodeId);
+  await storeSnapshot(ctx, input.workflow, snapshot);
   if (input.idempotencyKey) {
     const existing = await repo.findByIdempotencyKey(ctx.db.kysely, input.workflow.id, input.idempotencyKey);
     if (existing) return { row: existing, existing: true, run: null };
@@ -130,7 +84,7 @@ export async function startExecution(
     status: inline ? 'running' : 'queued',
     trigger: input.trigger,
     trigger_node_id: triggerNodeId,
-    workflow_data: json,
+    workflow_version: input.workflow.version,
     trigger_data: toJson(input.triggerData ?? null),
     state: null,
     output: null,
@@ -150,7 +104,9 @@ export async function startExecution(
     updated_at: at,
   };
   try {
-    await repo.insertExecution(ctx.db.kysely, row as repo.NewExecution);
+    // Without an idempotency key the insert cannot conflict: it joins the group commit.
+    if (input.idempotencyKey) await repo.insertExecution(ctx.db.kysely, row as repo.NewExecution);
+    else await writeBatcherOf(ctx.db).submit((db) => repo.insertExecution(db, row as repo.NewExecution));
   } catch (error) {
     if (inline) runner.release();
     if (input.idempotencyKey && isUniqueViolation(error)) {
@@ -163,7 +119,9 @@ export async function startExecution(
     await runner.dispatch(row.id);
     return { row, existing: false, run: null };
   }
-  const run = runner.run(row, { onRespond: options.onRespond }).finally(() => runner.release());
+  // run() counts the execution as active before it first awaits: the reservation ends there.
+  const run = runner.run(row, { onRespond: options.onRespond });
+  runner.release();
   return { row, existing: false, run };
 }
 
@@ -187,10 +145,12 @@ export async function startAndWait(
   const started = await startExecution(ctx, input, { inline: options.inline ?? true, onRespond: (response) => responded?.(response) });
   if (started.existing) return waitForRow(ctx, started.row, options);
   if (started.run) {
+    let timer: NodeJS.Timeout | undefined;
     const racers: Array<Promise<WaitResult>> = [started.run.then((outcome) => ({ kind: 'settled', row: started.row, outcome }) as WaitResult)];
     if (options.untilResponse) racers.push(respondedPromise.then((response) => ({ kind: 'responded', response, row: started.row }) as WaitResult));
-    racers.push(delay(options.timeoutMs).then(() => ({ kind: 'timeout', row: started.row }) as WaitResult));
-    const result = await Promise.race(racers);
+    racers.push(new Promise<WaitResult>((resolve) => (timer = setTimeout(() => resolve({ kind: 'timeout', row: started.row }), options.timeoutMs))));
+    // The timer goes with the answer: a finished call holds nothing for the rest of the timeout.
+    const result = await Promise.race(racers).finally(() => clearTimeout(timer));
     if (result.kind === 'settled' && (result.outcome?.status === 'waiting' || result.outcome?.status === 'stopped')) {
       return { kind: 'settled', row: (await repo.findExecutionById(ctx.db.kysely, started.row.id)) ?? started.row, outcome: result.outcome };
     }
@@ -205,13 +165,17 @@ async function waitForRow(ctx: AppContext, row: ExecutionRow, options: { timeout
   const deadline = Date.now() + options.timeoutMs;
   let wake: (() => void) | undefined;
   let response: WebhookResponse | undefined;
+  // An event that lands while the row is being read is remembered, not lost until the next check.
+  let signalled = false;
   const stop = ctx.executions.listen(row.id, (event) => {
     if (event.type === 'responded') response = event.response;
+    signalled = true;
     wake?.();
   });
   try {
     for (;;) {
       if (response && options.untilResponse) return { kind: 'responded', response, row };
+      signalled = false;
       const current = (await repo.findExecutionById(db, row.id)) ?? row;
       if (current.status !== 'queued' && current.status !== 'running') {
         if (options.untilResponse && current.response !== null) {
@@ -221,9 +185,15 @@ async function waitForRow(ctx: AppContext, row: ExecutionRow, options: { timeout
       }
       const left = deadline - Date.now();
       if (left <= 0) return { kind: 'timeout', row: current };
+      if (signalled) continue;
       await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, Math.min(left, 500)).unref();
+        const timer = setTimeout(done, Math.min(left, 500));
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
       });
     }
   } finally {
@@ -231,9 +201,6 @@ async function waitForRow(ctx: AppContext, row: ExecutionRow, options: { timeout
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading executions
@@ -263,7 +230,12 @@ export async function listExecutions(
   if (filters.to) base = base.where('e.created_at', '<', new Date(filters.to).toISOString());
   return fetchPage(page, {
     base: base as never,
-    select: (q) => q.selectAll('e').select(sql.ref(page.sort.column).as('sort_value')),
+    // The workflow's current name (the execution's version may have had another).
+    select: (q) =>
+      q
+        .selectAll('e')
+        .select((eb) => eb.selectFrom('workflows as wn').select('wn.name').whereRef('wn.id', '=', 'e.workflow_id').as('workflow_name'))
+        .select(sql.ref(page.sort.column).as('sort_value')),
     idColumn: 'e.id',
     sortField: 'sort_value',
     idField: 'id',
@@ -327,18 +299,19 @@ export async function getExecutionRowOrThrow(ctx: AppContext, scope: WorkspaceSc
   return row;
 }
 
-export function toExecutionResource(ctx: AppContext, row: ExecutionRow): WorkflowExecutionResource {
-  const snapshot = workflowHeadOf(row);
+/** The execution as the API shows it; `workflowName` when known, else the name its version had (if cached here). */
+export function toExecutionResource(ctx: AppContext, row: ExecutionRow & { workflow_name?: string | null }, workflowName?: string): WorkflowExecutionResource {
+  const name = workflowName ?? row.workflow_name ?? cachedSnapshot(row.workflow_id, row.workflow_version)?.name ?? '';
   const dataOptions = { dataDir: ctx.config.dataDir, executionId: row.id };
   const finished = row.finished_at && row.started_at ? Date.parse(row.finished_at) - Date.parse(row.started_at) : null;
   return {
     uuid: row.id,
     workflow_uuid: row.workflow_id,
-    workflow: { uuid: row.workflow_id, name: snapshot.name },
+    workflow: { uuid: row.workflow_id, name },
     status: row.status,
     trigger: row.trigger,
     trigger_node_id: row.trigger_node_id,
-    workflow_version: snapshot.version,
+    workflow_version: row.workflow_version,
     node_runs: row.node_runs,
     error: row.error === null ? null : fromJson(row.error),
     output: row.output === null ? null : decodeStepValue(row.output, dataOptions),
@@ -354,18 +327,13 @@ export function toExecutionResource(ctx: AppContext, row: ExecutionRow): Workflo
   };
 }
 
-function workflowHeadOf(row: ExecutionRow): { name: string; version: number } {
-  const snapshot = fromJson<ExecutionSnapshot>(row.workflow_data);
-  return { name: snapshot.name, version: snapshot.version };
-}
-
 /** The execution with every node run's data (`WorkflowExecutionData`). */
 export async function toExecutionWithData(ctx: AppContext, row: ExecutionRow, baseUrl: string) {
   const steps = await repo.listSteps(ctx.db.kysely, row.id);
-  const snapshot = fromJson<ExecutionSnapshot>(row.workflow_data);
+  const snapshot = await loadSnapshot(ctx, row.workflow_id, row.workflow_version);
   const names = new Map(snapshot.nodes.map((node) => [node.id, node.name]));
   return {
-    ...toExecutionResource(ctx, row),
+    ...toExecutionResource(ctx, row, snapshot.name),
     data: {
       workflow_data: {
         name: snapshot.name,
@@ -489,7 +457,6 @@ export async function retryExecution(ctx: AppContext, row: ExecutionRow, userId:
       finished_at: null,
       created_at: at,
       updated_at: at,
-      workflow_data: typeof row.workflow_data === 'string' ? row.workflow_data : toJson(row.workflow_data),
       trigger_data: row.trigger_data === null ? null : typeof row.trigger_data === 'string' ? row.trigger_data : toJson(row.trigger_data),
     });
     if (retried) await repo.copySteps(trx, row.id, id, cut);

@@ -18,10 +18,10 @@ export interface WorkflowExecutionsTable {
   status: ExecutionStatus;
   trigger: ExecutionTrigger;
   trigger_node_id: string;
-  /** {name, version, nodes, edges, variables: [{name, secret}], settings}: the graph this execution runs. */
-  workflow_data: Json;
+  /** The workflow version it runs (`workflow_versions`). */
+  workflow_version: number;
   trigger_data: NullableJson;
-  /** RunState, committed with every step. */
+  /** RunState when parked, ended or prepared for a retry (while running, each step carries its own). */
   state: NullableJson;
   output: NullableJson;
   error: NullableJson;
@@ -50,9 +50,20 @@ export interface WorkflowExecutionStepsTable {
   output: NullableJson;
   handle: string | null;
   error: NullableJson;
+  /** RunState after this step. */
+  state: NullableJson;
   attempts: number;
   started_at: string;
   finished_at: string;
+}
+
+export interface WorkflowVersionsTable {
+  workflow_id: string;
+  version: number;
+  workspace_id: string;
+  /** ExecutionSnapshot */
+  snapshot: Json;
+  created_at: string;
 }
 
 export type ExecutionRow = Selectable<WorkflowExecutionsTable>;

@@ -10,7 +10,7 @@ import { DbExecutionStore } from './execution-store.js';
 import * as repo from './executions.repository.js';
 import type { ExecutionRow } from './executions.table.js';
 import { decodeStepValue } from './payload-files.js';
-import { runtimeGraphOf, snapshotOf } from './snapshot.js';
+import { loadSnapshot, runtimeGraphOf } from './snapshot.js';
 
 /** What a waiting caller hears about an execution. */
 export type ExecutionEvent =
@@ -46,6 +46,11 @@ export class ExecutionRunner {
   private reserved = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  private claiming = false;
+  private claimAgain = false;
+  private kickScheduled = false;
+  /** Whether queued work may be waiting in the database for this runner's free slots. */
+  private maybeQueued = true;
   private stopped = false;
   private dispatcher: ExecutionDispatcher | undefined;
   private readonly maintenance: Array<() => Promise<void>> = [];
@@ -116,7 +121,18 @@ export class ExecutionRunner {
   /** Hands a queued execution to a runner: the queue in scale mode, else this process's next free slot. */
   async dispatch(executionId: string): Promise<void> {
     if (this.dispatcher) return this.dispatcher.dispatch(executionId);
-    setImmediate(() => void this.poll());
+    this.maybeQueued = true;
+    this.kick();
+  }
+
+  /** Claims queued work soon (coalesced): when something was queued here or a slot freed up. */
+  private kick(): void {
+    if (this.kickScheduled || this.stopped || !this.options.runsWork) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      void this.claimDue();
+    });
   }
 
   /** Subscribes to one execution's events; returns the unsubscribe. */
@@ -166,7 +182,7 @@ export class ExecutionRunner {
     return true;
   }
 
-  /** Claims what is due (queued, orphaned, woken) up to the free slots, and runs it. */
+  /** The periodic pass: schedules and retention, runners that died, then what is due. */
   async poll(): Promise<void> {
     if (this.polling || this.stopped) return;
     this.polling = true;
@@ -176,6 +192,24 @@ export class ExecutionRunner {
         this.lastDeadOwnerCheck = Date.now();
         await this.expireDeadLocalOwners();
       }
+    } catch (error) {
+      if (!this.stopped) this.ctx.log.error({ err: error }, 'workflow maintenance failed');
+    } finally {
+      this.polling = false;
+    }
+    this.maybeQueued = true;
+    await this.claimDue();
+  }
+
+  /** Claims what is due (queued, orphaned, woken) up to the free slots, and runs it. */
+  private async claimDue(): Promise<void> {
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    if (this.stopped || !this.maybeQueued) return;
+    this.claiming = true;
+    try {
       const free = this.options.concurrency - this.active.size - this.reserved;
       if (free <= 0) return;
       const at = new Date();
@@ -185,11 +219,17 @@ export class ExecutionRunner {
         leaseExpiresAt: new Date(at.getTime() + this.ctx.config.workflows.leaseMs).toISOString(),
         limit: free,
       });
+      // Fewer than asked for: nothing else is due until something is queued or the next poll.
+      if (rows.length < free) this.maybeQueued = false;
       for (const row of rows) void this.run(row);
     } catch (error) {
       if (!this.stopped) this.ctx.log.error({ err: error }, 'claiming workflow executions failed');
     } finally {
-      this.polling = false;
+      this.claiming = false;
+      if (this.claimAgain) {
+        this.claimAgain = false;
+        this.kick();
+      }
     }
   }
 
@@ -255,6 +295,8 @@ export class ExecutionRunner {
     } finally {
       clearInterval(renew);
       this.active.delete(row.id);
+      // A slot is free: work queued while all were busy starts now, not at the next poll.
+      if (this.maybeQueued) this.kick();
     }
   }
 
@@ -263,16 +305,19 @@ export class ExecutionRunner {
     signal: AbortSignal,
     hooks: { onRespond?: (response: WebhookResponse) => void },
   ): Promise<ExecutionOutcome> {
-    const snapshot = snapshotOf(row.workflow_id, workflowVersionOf(row), row.workflow_data);
+    const snapshot = await loadSnapshot(this.ctx, row.workflow_id, row.workflow_version);
     const graph = runtimeGraphOf(row.workflow_id, snapshot);
-    const state = row.state === null ? null : fromJson<RunState | null>(row.state);
     const dataOptions = { dataDir: this.ctx.config.dataDir, executionId: row.id };
-    const steps =
-      state === null
-        ? []
-        : (await repo.listStepOutputs(this.ctx.db.kysely, row.id))
-            .filter((step) => step.status === 'succeeded' || step.output !== null)
-            .map((step) => ({ seq: step.seq, node_id: step.node_id, output: decodeStepValue(step.output, dataOptions) }));
+    const stored = row.state === null ? null : fromJson<RunState | null>(row.state);
+    // A new execution has neither a state nor steps; one that ran before goes on from the latest
+    // state: its last step's, unless the row's is as recent (parked, or prepared for a retry).
+    const rows = stored === null && row.started_at === row.updated_at && row.node_runs === 0 ? [] : await repo.listStepOutputs(this.ctx.db.kysely, row.id);
+    const last = rows.at(-1);
+    const stepState = last?.state === null || last?.state === undefined ? null : fromJson<RunState>(last.state);
+    const state = stored !== null && (stepState === null || stored.lastSeq >= stepState.lastSeq) ? stored : stepState;
+    const steps = rows
+      .filter((step) => step.status === 'succeeded' || step.output !== null)
+      .map((step) => ({ seq: step.seq, node_id: step.node_id, output: decodeStepValue(step.output, dataOptions) }));
     const variables: ExecutionVariable[] = snapshot.variables.map((variable) =>
       variable.secret ? { name: variable.name, secret: true } : { name: variable.name, secret: false, value: variable.value },
     );
@@ -324,11 +369,4 @@ function processAlive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function workflowVersionOf(row: ExecutionRow): number {
-  // The version is part of the snapshot; rows carry it as JSON, read once per version via the cache key.
-  const match = /"version":\s*(\d+)/.exec(typeof row.workflow_data === 'string' ? row.workflow_data.slice(0, 200) : '');
-  if (match) return Number(match[1]);
-  return (fromJson<{ version?: number }>(row.workflow_data).version ?? 0) as number;
 }

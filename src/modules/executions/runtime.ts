@@ -1,12 +1,11 @@
 import type { AppContext } from '../../context.js';
-import { fromJson } from '../../db/values.js';
 import { configureSandboxPool } from '../../engine/sandbox/index.js';
 import type { ExecutionOutcome } from '../../engine/executor.js';
 import { startExecution } from './executions.service.js';
 import type { ExecutionRow } from './executions.table.js';
 import { pruneExecutions } from './retention.js';
 import { fireDueSchedules } from './scheduler.js';
-import type { ExecutionSnapshot } from './snapshot.js';
+import { loadSnapshot } from './snapshot.js';
 
 /** How often retention runs (it prunes in small batches, so it never holds the database long). */
 const PRUNE_EVERY_MS = 60_000;
@@ -39,7 +38,7 @@ export async function startWorkflowRuntime(ctx: AppContext): Promise<void> {
 /** A failed execution starts its workflow's error workflow, with what failed as the trigger data. */
 async function startErrorWorkflow(ctx: AppContext, row: ExecutionRow, outcome: ExecutionOutcome): Promise<void> {
   if (outcome.status !== 'failed' || row.trigger === 'error') return;
-  const snapshot = fromJson<ExecutionSnapshot>(row.workflow_data);
+  const snapshot = await loadSnapshot(ctx, row.workflow_id, row.workflow_version);
   const errorWorkflowId = snapshot.settings.error_workflow_uuid;
   if (!errorWorkflowId) return;
   const workflow = await ctx.db.kysely
