@@ -197,7 +197,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     mediaMaxBytes: parseByteSize('ATHENA_MEDIA_MAX_BYTES', read('ATHENA_MEDIA_MAX_BYTES'), 10 * 1024 * 1024, problems),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     workflows: {
-      concurrency: integer('ATHENA_WORKFLOW_CONCURRENCY', 64, 1, 10_000),
+      concurrency: integer('ATHENA_WORKFLOW_CONCURRENCY', 256, 1, 10_000),
       leaseMs: integer('ATHENA_WORKFLOW_LEASE_MS', 30_000, 1000, 3_600_000),
       pollMs: integer('ATHENA_WORKFLOW_POLL_MS', 1000, 50, 60_000),
       maxNodeRuns: integer('ATHENA_WORKFLOW_MAX_NODE_RUNS', 10_000, 1, 1_000_000),
