@@ -34,7 +34,7 @@ export function workflowGenerateRoutes(ctx: AppContext): FastifyPluginAsyncTypeb
       schema: {
         tags: ['Workflow'],
         operationId: 'generateWorkflow',
-        summary: 'Generate a Workflow',
+        summary: 'Generate Workflow',
         description:
           'A model drafts a workflow graph from `description`, the node catalog (`GET /api/v1/workflow-nodes`) and the agents, prompts and workflows the caller may use. The draft is checked as saving checks it; its problems go back to the model up to twice, then a 422 names those left. Nothing is saved: send the draft to `POST /api/v1/workflows`. The model is `llm_uuid` with `account_uuid`; a missing half is filled in from the caller’s connected accounts.',
         body: GenerateWorkflowBody,

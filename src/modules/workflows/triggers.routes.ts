@@ -94,7 +94,7 @@ export function workflowTriggerRoutes(ctx: AppContext): FastifyPluginAsyncTypebo
           schema: {
             tags,
             operationId: `triggerWorkflowWebhook${method.charAt(0)}${method.slice(1).toLowerCase()}`,
-            summary: `Trigger a webhook (${method})`,
+            summary: method === 'POST' ? 'Trigger a webhook' : `Trigger a webhook (${method})`,
             description: WEBHOOK_DESCRIPTION,
             params: WorkflowParams,
             headers: WebhookHeaders,
