@@ -139,7 +139,7 @@ export function executionRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
               : name === 'retry'
                 ? await executions.retryExecution(ctx, row, scope.userId)
                 : await executions.resumeExecution(ctx, row, (request.body as { data?: unknown } | undefined)?.data);
-          return { data: executions.toExecutionResource(ctx, changed) };
+          return { data: executions.toExecutionResource(ctx, changed, await executions.workflowNameOf(ctx, changed)) };
         },
       });
 

@@ -17,7 +17,7 @@ export const ExecutionError = Type.Union([
 const executionFields = {
   uuid: Uuid,
   workflow_uuid: Uuid,
-  workflow: Type.Object({ uuid: Uuid, name: Type.String() }, { description: 'The workflow as the execution ran it (its name then).' }),
+  workflow: Type.Object({ uuid: Uuid, name: Type.String() }, { description: 'The workflow (its current name; `data.workflow_data` has the version the execution ran).' }),
   status: StringEnum(EXECUTION_STATUSES, {
     description: '`queued`, `running`, `waiting` (on a wait node), `succeeded`, `failed`, `canceled`.',
   }),

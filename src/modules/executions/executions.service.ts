@@ -327,6 +327,12 @@ export function toExecutionResource(ctx: AppContext, row: ExecutionRow & { workf
   };
 }
 
+/** The current name of an execution's workflow. */
+export async function workflowNameOf(ctx: AppContext, row: ExecutionRow): Promise<string> {
+  const workflow = await ctx.db.kysely.selectFrom('workflows').select('name').where('id', '=', row.workflow_id).executeTakeFirst();
+  return workflow?.name ?? '';
+}
+
 /** The execution with every node run's data (`WorkflowExecutionData`). */
 export async function toExecutionWithData(ctx: AppContext, row: ExecutionRow, baseUrl: string) {
   const steps = await repo.listSteps(ctx.db.kysely, row.id);

@@ -174,7 +174,7 @@ async function outcomeOf(ctx: AppContext, workflow: WorkflowRow, result: WaitRes
   }
   // Settled in another process: its stored row says how.
   const row = (await executions.findExecutionById(ctx.db.kysely, executionId)) ?? result.row;
-  const execution = toExecutionResource(ctx, row);
+  const execution = toExecutionResource(ctx, row, workflow.name);
   switch (execution.status) {
     case 'succeeded':
       return outputOfValue(execution.output, []);

@@ -65,13 +65,13 @@ export function workflowTriggerRoutes(ctx: AppContext): FastifyPluginAsyncTypebo
         };
         if (!request.body.wait) {
           const started = await startExecution(ctx, input, { inline: false });
-          return reply.code(202).send({ data: toExecutionResource(ctx, started.row) });
+          return reply.code(202).send({ data: toExecutionResource(ctx, started.row, workflow.name) });
         }
         const timeoutMs = workflowSettingsOf(workflow, ctx.config).webhook_timeout_ms;
         const result = await startAndWait(ctx, input, { timeoutMs, untilResponse: false });
         const row = await latestRow(ctx, result);
         const done = row.status === 'succeeded' || row.status === 'failed' || row.status === 'canceled';
-        return reply.code(done ? 200 : 202).send({ data: toExecutionResource(ctx, row) });
+        return reply.code(done ? 200 : 202).send({ data: toExecutionResource(ctx, row, workflow.name) });
       },
     });
 
