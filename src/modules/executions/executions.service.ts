@@ -339,7 +339,7 @@ export async function toExecutionWithData(ctx: AppContext, row: ExecutionRow, ba
   const snapshot = await loadSnapshot(ctx, row.workflow_id, row.workflow_version);
   const names = new Map(snapshot.nodes.map((node) => [node.id, node.name]));
   return {
-    ...toExecutionResource(ctx, row, snapshot.name),
+    ...toExecutionResource(ctx, row, await workflowNameOf(ctx, row)),
     data: {
       workflow_data: {
         name: snapshot.name,
