@@ -250,7 +250,7 @@ function workflowLoadResult(
 }
 
 const COMMON_NOTES = [
-  `Each call: \`POST /api/v1/workflows/{uuid}/webhook?secret=…\` with ${BODY}; the workflow is webhook (respond: respond_node) → set (\`greeting\` = \`{{ "hello " & trigger.body.name }}\`) → respond (body \`{{ input }}\`). Every execution is stored with its trigger data and each node's input and output, one transaction per step (the durability of issue #6: a step is committed before the next starts).`,
+  `Each call: \`POST /api/v1/workflows/{uuid}/webhook?secret=…\` with ${BODY}; the workflow is webhook (respond: respond_node) → set (\`greeting\` = \`{{ "hello " & trigger.body.name }}\`) → respond (body \`{{ input }}\`). Every execution is stored with its trigger data and each node's input and output. The execution row is small: it references the workflow version, whose graph is stored once per version (\`workflow_versions\`). Each step is one INSERT carrying the node's input and output and the run state after it, guarded by the runner's lease, and committed before the next node starts (the durability of issue #6); the commit is a group commit: the writes of all executions made in the same turn of the event loop go in one transaction, and each waits for that COMMIT.`,
   'The reply leaves as soon as the respond node has run; its step and the execution\'s end are committed right after. The counts are read once nothing is queued or running.',
   'Server CPU ms per execution: user + system CPU time of the serving process (/proc) over the warm-up and the run, divided by the executions stored (in scale mode the worker\'s beside it; PostgreSQL\'s and Redis\'s own CPU is not counted). Other work on the machine moves it less than it moves req/s; compare it with the baselines\' CPU per request.',
   `Stored = 2xx: the executions the run left (\`GET /api/v1/workflow-executions/counts\`, 2-second warm-up included) against the 2xx answers autocannon counted. autocannon closes its connections when the time is up, so requests still in flight then (at most one per connection, sent but never answered) may also have run: ✅ when every 2xx has its execution, none failed, and any extra is within the requests sent but not answered.`,
@@ -270,7 +270,7 @@ export const wfWebhook: MeasuredScenario = {
     const result = workflowLoadResult(this, context, 'embedded', baselines);
     result.notes.push(
       ...COMMON_NOTES,
-      'Embedded mode, default settings: the process runs up to 32 executions at once inline (`ATHENA_WORKFLOW_CONCURRENCY`); a call beyond that is queued in the database and picked up by the same process\'s runner. Retention lifted (`ATHENA_EXECUTION_RETENTION_COUNT`) so that nothing is pruned before it is counted.',
+      'Embedded mode, default settings: the process runs up to 256 executions at once inline (`ATHENA_WORKFLOW_CONCURRENCY`); a call beyond that is queued in the database and picked up by the same process\'s runner. Retention lifted (`ATHENA_EXECUTION_RETENTION_COUNT`) so that nothing is pruned before it is counted.',
       loadNote(),
     );
     for (const dialect of context.dialects) {
@@ -490,7 +490,7 @@ export const wfEnginePerNode: MeasuredScenario = {
       notes: [
         `The graph: manual → 99 \`set\` nodes in a line, each setting \`count\` to \`{{ input.count + 1 }}\` (JSONata); the run must end with \`count\` = 99 after 100 steps. A second graph sets a constant instead, to show the expression's share.`,
         `Pure engine: \`runExecution\` (src/engine/executor.ts) in the bench process on the compiled graph (\`compileGraph\`, once, as the runner caches it per version) with an in-memory ExecutionStore that keeps each step; ${PURE_WARMUP} warm-up runs, then ${PURE_ROUNDS} rounds of ${PURE_RUNS_PER_ROUND} runs; µs per node = a round's time / (runs × 100 nodes), median round (min–max).`,
-        `With persistence: \`POST /api/v1/workflows/{uuid}/execute\` with \`wait: true\` against \`athena start\`, one at a time (the real DbExecutionStore: each step and the run state committed in one transaction before the next node starts); ${DB_WARMUP} warm-up rounds, then ${DB_RUNS} of the 100-node and a 2-node (manual → set) workflow alternately. Per node: the 100-node p50 / 100 (HTTP and the execution's own rows included); per extra node: (p50 of 100 nodes − p50 of 2 nodes) / 98.`,
+        `With persistence: \`POST /api/v1/workflows/{uuid}/execute\` with \`wait: true\` against \`athena start\`, one at a time (the real DbExecutionStore: each step one INSERT with the run state after it, guarded by the runner's lease and committed before the next node starts; with one execution at a time, each group commit holds that one write); ${DB_WARMUP} warm-up rounds, then ${DB_RUNS} of the 100-node and a 2-node (manual → set) workflow alternately. Per node: the 100-node p50 / 100 (HTTP and the execution's own rows included); per extra node: (p50 of 100 nodes − p50 of 2 nodes) / 98.`,
         note,
       ],
     };
