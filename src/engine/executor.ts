@@ -223,11 +223,12 @@ class ExecutionRun {
           await this.options.store.park(this.state, result.until);
           return { status: 'waiting', until: result.until, response: this.response };
         }
-        if (result.kind === 'respond') {
-          this.response = result.response;
-          this.options.onRespond?.(result.response);
-        }
-        return this.commit(node, input, result, attempt, startedAt);
+        if (result.kind !== 'respond') return this.commit(node, input, result, attempt, startedAt);
+        // The answer leaves once the respond step is committed: a caller never hears of a step that could be lost.
+        this.response = result.response;
+        await this.commit(node, input, result, attempt, startedAt);
+        this.options.onRespond?.(result.response);
+        return undefined;
       } catch (error) {
         if (error instanceof ExecutionLostError || this.options.signal.aborted) throw error;
         const stepError = this.stepErrorOf(error, node);
