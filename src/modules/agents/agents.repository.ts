@@ -2,63 +2,15 @@ import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedQuery } from '../../db/prepared.js';
 import { containsText } from '../../db/values.js';
-import { grantExists } from '../shares/shares.repository.js';
+import { isManager, visibilityCondition, type ResourceSourceFilter, type ResourceViewer } from '../shares/visibility.js';
 import type { WorkspaceRole } from '../workspaces/workspaces.table.js';
 import type { AgentRow, AgentsTable, AgentVisibility } from './agents.table.js';
 
 /** Who is looking: the user, the workspace the request acts in and their role there. */
-export interface AgentViewer {
-  workspaceId: string;
-  role: WorkspaceRole;
-  userId: number;
-}
+export type AgentViewer = ResourceViewer;
 
 /** Which agents a list shows (`filter[source]`); `all` is everything the viewer may see. */
-export type AgentSourceFilter = 'workspace' | 'shared' | 'public' | 'workspace_or_shared' | 'all';
-
-const isManager = (role: WorkspaceRole) => role === 'admin' || role === 'owner';
-
-/**
- * Agents of the acting workspace the viewer sees by their standing there: their own, all of
- * them for admins and owners, and the non-private ones for everyone else.
- */
-function seenInOwnWorkspace(viewer: AgentViewer) {
-  if (isManager(viewer.role)) return sql<SqlBool>`(a.workspace_id = ${viewer.workspaceId})`;
-  return sql<SqlBool>`(a.workspace_id = ${viewer.workspaceId} and (a.user_id = ${viewer.userId} or a.visibility <> 'private'))`;
-}
-
-const grantee = (viewer: AgentViewer, includePublic: boolean, includePersonal = true) => ({
-  userId: viewer.userId,
-  workspaceId: viewer.workspaceId,
-  includePublic,
-  includePersonal,
-});
-
-/** Public by the agent's visibility or by a public share. */
-function isPublic(viewer: AgentViewer) {
-  return sql<SqlBool>`(a.visibility = 'public' or ${grantExists('agent', 'a.id', grantee(viewer, true, false))})`;
-}
-
-/** The condition a source puts on `agents as a`. */
-function sourceCondition(viewer: AgentViewer, source: AgentSourceFilter) {
-  const ownWorkspace = sql<SqlBool>`a.workspace_id = ${viewer.workspaceId}`;
-  const otherWorkspace = sql<SqlBool>`a.workspace_id <> ${viewer.workspaceId}`;
-  const sharedPersonally = grantExists('agent', 'a.id', grantee(viewer, false));
-  const workspace = sql<SqlBool>`(${seenInOwnWorkspace(viewer)} or (${ownWorkspace} and ${grantExists('agent', 'a.id', grantee(viewer, true))}))`;
-  const shared = sql<SqlBool>`(${otherWorkspace} and ${sharedPersonally})`;
-  switch (source) {
-    case 'workspace':
-      return workspace;
-    case 'shared':
-      return shared;
-    case 'workspace_or_shared':
-      return sql<SqlBool>`(${workspace} or ${shared})`;
-    case 'public':
-      return isPublic(viewer);
-    case 'all':
-      return sql<SqlBool>`(${seenInOwnWorkspace(viewer)} or ${isPublic(viewer)} or ${sharedPersonally})`;
-  }
-}
+export type AgentSourceFilter = ResourceSourceFilter;
 
 /**
  * Agents the viewer may see, from `source` (default: all of them). Visibility is the same rule
@@ -66,7 +18,7 @@ function sourceCondition(viewer: AgentViewer, source: AgentSourceFilter) {
  * ones, and ones shared with the user or the acting workspace.
  */
 export function visibleAgentsQuery(db: Executor, viewer: AgentViewer, source: AgentSourceFilter = 'all') {
-  return db.selectFrom('agents as a').where(sourceCondition(viewer, source));
+  return db.selectFrom('agents as a').where(visibilityCondition('agent', 'a', viewer, source));
 }
 
 export interface AgentListFilter {

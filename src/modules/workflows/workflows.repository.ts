@@ -2,7 +2,7 @@ import { sql, type Insertable, type SqlBool, type Updateable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedQuery } from '../../db/prepared.js';
 import { containsText, isUuid } from '../../db/values.js';
-import { grantExists } from '../shares/shares.repository.js';
+import { isManager, visibilityCondition, type ResourceSourceFilter, type ResourceViewer } from '../shares/visibility.js';
 import type { WorkspaceRole } from '../workspaces/workspaces.table.js';
 import type {
   WorkflowRow,
@@ -13,56 +13,10 @@ import type {
 } from './workflows.table.js';
 
 /** Who is looking: the user, the workspace the request acts in and their role there. */
-export interface WorkflowViewer {
-  workspaceId: string;
-  role: WorkspaceRole;
-  userId: number;
-}
+export type WorkflowViewer = ResourceViewer;
 
 /** Which workflows a list shows (`filter[source]`); `all` is everything the viewer may see. */
-export type WorkflowSourceFilter = 'workspace' | 'shared' | 'public' | 'workspace_or_shared' | 'all';
-
-const isManager = (role: WorkspaceRole) => role === 'admin' || role === 'owner';
-
-/**
- * Workflows of the acting workspace the viewer sees by their standing there: their own, all of
- * them for admins and owners, and the non-private ones for everyone else.
- */
-function seenInOwnWorkspace(viewer: WorkflowViewer) {
-  if (isManager(viewer.role)) return sql<SqlBool>`(w.workspace_id = ${viewer.workspaceId})`;
-  return sql<SqlBool>`(w.workspace_id = ${viewer.workspaceId} and (w.user_id = ${viewer.userId} or w.visibility <> 'private'))`;
-}
-
-const grantee = (viewer: WorkflowViewer, includePublic: boolean, includePersonal = true) => ({
-  userId: viewer.userId,
-  workspaceId: viewer.workspaceId,
-  includePublic,
-  includePersonal,
-});
-
-function isPublic(viewer: WorkflowViewer) {
-  return sql<SqlBool>`(w.visibility = 'public' or ${grantExists('workflow', 'w.id', grantee(viewer, true, false))})`;
-}
-
-function sourceCondition(viewer: WorkflowViewer, source: WorkflowSourceFilter) {
-  const ownWorkspace = sql<SqlBool>`w.workspace_id = ${viewer.workspaceId}`;
-  const otherWorkspace = sql<SqlBool>`w.workspace_id <> ${viewer.workspaceId}`;
-  const sharedPersonally = grantExists('workflow', 'w.id', grantee(viewer, false));
-  const workspace = sql<SqlBool>`(${seenInOwnWorkspace(viewer)} or (${ownWorkspace} and ${grantExists('workflow', 'w.id', grantee(viewer, true))}))`;
-  const shared = sql<SqlBool>`(${otherWorkspace} and ${sharedPersonally})`;
-  switch (source) {
-    case 'workspace':
-      return workspace;
-    case 'shared':
-      return shared;
-    case 'workspace_or_shared':
-      return sql<SqlBool>`(${workspace} or ${shared})`;
-    case 'public':
-      return isPublic(viewer);
-    case 'all':
-      return sql<SqlBool>`(${seenInOwnWorkspace(viewer)} or ${isPublic(viewer)} or ${sharedPersonally})`;
-  }
-}
+export type WorkflowSourceFilter = ResourceSourceFilter;
 
 /**
  * Workflows the viewer may see, from `source` (default: all of them), as `workflows as w`: the
@@ -70,7 +24,7 @@ function sourceCondition(viewer: WorkflowViewer, source: WorkflowSourceFilter) {
  * the acting workspace. The same rule as `resolveWorkflowAccessOrThrow`.
  */
 export function visibleWorkflowsQuery(db: Executor, viewer: WorkflowViewer, source: WorkflowSourceFilter = 'all') {
-  return db.selectFrom('workflows as w').where(sourceCondition(viewer, source));
+  return db.selectFrom('workflows as w').where(visibilityCondition('workflow', 'w', viewer, source));
 }
 
 export interface WorkflowListFilter {
