@@ -30,21 +30,19 @@ export async function pruneExecutions(ctx: AppContext, at: Date = new Date()): P
     await new Promise((resolve) => setImmediate(resolve));
   };
 
+  /** Deletes, batch by batch, the finished executions (of one workflow, when given) that ended before `cutoff`. */
+  const pruneFinishedBefore = async (cutoff: string, workflowId?: string) => {
+    for (;;) {
+      let query = db.selectFrom('workflow_executions').select('id').where('finished_at', '<', cutoff).where('status', 'in', FINISHED);
+      if (workflowId !== undefined) query = query.where('workflow_id', '=', workflowId);
+      const ids = (await query.limit(PRUNE_BATCH).execute()).map((row) => row.id);
+      await deleteBatch(ids);
+      if (ids.length < PRUNE_BATCH) break;
+    }
+  };
+
   // Age, globally.
-  const globalCutoff = new Date(at.getTime() - retentionDays * 86_400_000).toISOString();
-  for (;;) {
-    const ids = (
-      await db
-        .selectFrom('workflow_executions')
-        .select('id')
-        .where('finished_at', '<', globalCutoff)
-        .where('status', 'in', FINISHED)
-        .limit(PRUNE_BATCH)
-        .execute()
-    ).map((row) => row.id);
-    await deleteBatch(ids);
-    if (ids.length < PRUNE_BATCH) break;
-  }
+  await pruneFinishedBefore(new Date(at.getTime() - retentionDays * 86_400_000).toISOString());
 
   // Per workflow: its own age limit, and the count limit.
   const workflows = await db.selectFrom('workflows').select(['id', 'settings']).execute();
@@ -64,21 +62,7 @@ export async function pruneExecutions(ctx: AppContext, at: Date = new Date()): P
     const retention = fromJson<RetentionSettings>(workflow.settings)?.retention ?? {};
     const deletedBefore = deleted;
     if (retention.max_age_days) {
-      const cutoff = new Date(at.getTime() - retention.max_age_days * 86_400_000).toISOString();
-      for (;;) {
-        const ids = (
-          await db
-            .selectFrom('workflow_executions')
-            .select('id')
-            .where('workflow_id', '=', workflow.id)
-            .where('finished_at', '<', cutoff)
-            .where('status', 'in', FINISHED)
-            .limit(PRUNE_BATCH)
-            .execute()
-        ).map((row) => row.id);
-        await deleteBatch(ids);
-        if (ids.length < PRUNE_BATCH) break;
-      }
+      await pruneFinishedBefore(new Date(at.getTime() - retention.max_age_days * 86_400_000).toISOString(), workflow.id);
     }
     const keep = Math.min(retentionCount, retention.max_count ?? Number.POSITIVE_INFINITY);
     // What the workflow's own age limit just pruned no longer counts against `keep`.

@@ -257,7 +257,8 @@ function nodesForResponse(nodes: WorkflowNode[]): NodeResource[] {
   }));
 }
 
-function edgesForResponse(edges: WorkflowEdge[]): EdgeResource[] {
+/** Edges with every field present (handles null when absent): as stored and as answered. */
+export function normalizeEdges(edges: readonly WorkflowEdge[]): EdgeResource[] {
   return edges.map((edge) => ({
     id: edge.id,
     source: edge.source,
@@ -313,7 +314,7 @@ export async function toWorkflowResources(
         name: row.name,
         description: row.description,
         nodes: nodesForResponse(graph.nodes),
-        edges: edgesForResponse(graph.edges),
+        edges: normalizeEdges(graph.edges),
         variables: variablesForResponse(row),
         triggers: workflowTriggersOf(graph.nodes, nextRuns.get(row.id) ?? new Map()),
         settings: workflowSettingsOf(row, ctx.config),

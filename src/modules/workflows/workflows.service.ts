@@ -4,7 +4,7 @@ import type { Executor } from '../../db/database.js';
 import { fetchPage, type PageRequest, type PageResult } from '../../db/paging.js';
 import { fromJson, newId, now, toBool, toJson } from '../../db/values.js';
 import { NODE_TYPES, nodeCatalog } from '../../engine/nodes/index.js';
-import type { WorkflowEdge, WorkflowGraph, WorkflowNode } from '../../engine/types.js';
+import type { WorkflowGraph, WorkflowNode } from '../../engine/types.js';
 import { AppError, type FieldErrors } from '../../errors.js';
 import { MASKED, secretsOf } from '../secrets/secrets.service.js';
 import * as shares from '../shares/shares.service.js';
@@ -17,6 +17,7 @@ import {
   defaultWorkflowSettings,
   hashWebhookSecret,
   newWebhookSecret,
+  normalizeEdges,
   resolveWorkflowAccessOrThrow,
   toWorkflowResources,
   workflowGraphOf,
@@ -30,7 +31,6 @@ import { syncWorkflowSchedules } from './schedules.js';
 import * as repo from './workflows.repository.js';
 import type {
   CreateWorkflowInput,
-  EdgeInputValue,
   NodeInputValue,
   SettingsInputValue,
   UpdateWorkflowInput,
@@ -137,16 +137,6 @@ function normalizeNodes(nodes: NodeInputValue[]): WorkflowNode[] {
     on_error: node.on_error ?? 'stop',
     disabled: node.disabled ?? false,
     notes: node.notes ?? null,
-  }));
-}
-
-function normalizeEdges(edges: EdgeInputValue[]): WorkflowEdge[] {
-  return edges.map((edge) => ({
-    id: edge.id,
-    source: edge.source,
-    target: edge.target,
-    source_handle: edge.source_handle ?? null,
-    target_handle: edge.target_handle ?? null,
   }));
 }
 
