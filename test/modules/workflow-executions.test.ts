@@ -278,6 +278,34 @@ for (const dialect of DIALECTS) {
       expect(errorRun.parent_execution_uuid).toBe(failed.body.data.uuid);
     });
 
+    it('answers bad input with 422 and unknown ids with 404, creating nothing', async () => {
+      const workflow = await createWorkflow(t, token, { ...chain(manualNode('start'), setNode('s', { v: 1 })) });
+      const before = (await t.request({ url: `/api/v1/workflow-executions/counts?workflow_uuid=${workflow.uuid}`, token })).body.data.total;
+      const badWait = await t.request({ method: 'POST', url: `/api/v1/workflows/${workflow.uuid}/execute`, token, body: { wait: 'yes' } });
+      expect(badWait.status).toBe(422);
+      expect(badWait.body.errors).toHaveProperty('wait');
+      const unknownField = await t.request({ method: 'POST', url: `/api/v1/workflows/${workflow.uuid}/execute`, token, body: { inputs: {} } });
+      expect(unknownField.status).toBe(422);
+      const badTrigger = await t.request({ method: 'POST', url: `/api/v1/workflows/${workflow.uuid}/execute`, token, body: { trigger_node_id: 's' } });
+      expect(badTrigger.status).toBe(422);
+      expect(badTrigger.body.errors).toHaveProperty('trigger_node_id');
+      const after = (await t.request({ url: `/api/v1/workflow-executions/counts?workflow_uuid=${workflow.uuid}`, token })).body.data.total;
+      expect(after).toBe(before);
+
+      // A path id that is not a uuid names nothing: 404, as for every resource.
+      expect((await t.request({ url: '/api/v1/workflow-executions/not-a-uuid', token })).status).toBe(404);
+      expect((await t.request({ url: '/api/v1/workflow-executions?filter[status]=done', token })).status).toBe(422);
+      expect((await t.request({ url: '/api/v1/workflow-executions/01980000-0000-7000-8000-00000000dead', token })).status).toBe(404);
+      expect((await t.request({ method: 'POST', url: '/api/v1/workflow-executions/01980000-0000-7000-8000-00000000dead/cancel', token })).status).toBe(404);
+      expect((await t.request({ method: 'POST', url: '/api/v1/workflows/01980000-0000-7000-8000-00000000dead/execute', token, body: {} })).status).toBe(404);
+
+      const run = await execute(workflow.uuid, {});
+      const badResume = await t.request({ method: 'POST', url: `/api/v1/workflow-executions/${run.body.data.uuid}/resume`, token, body: { payload: 1 } });
+      expect(badResume.status).toBe(422);
+      expect((await t.request({ url: `/api/v1/workflow-executions/${run.body.data.uuid}/nodes/x/data`, token })).status).toBe(404);
+      expect((await t.request({ url: `/api/v1/workflow-executions/${run.body.data.uuid}/nodes/99/data`, token })).status).toBe(404);
+    });
+
     it('does not show another workspace’s executions', async () => {
       const workflow = await createWorkflow(t, token, { ...chain(manualNode('start'), setNode('s', { v: 1 })) });
       const run = await execute(workflow.uuid, {});
