@@ -20,6 +20,8 @@ import type { MemoriesTable, WorkspaceAiSettingsTable } from '../modules/memorie
 import type { ToolsTable } from '../modules/tools/tools.table.js';
 import type { WorkflowsTable, WorkflowSchedulesTable } from '../modules/workflows/workflows.table.js';
 import type { WorkflowExecutionsTable, WorkflowExecutionStepsTable, WorkflowVersionsTable } from '../modules/executions/executions.table.js';
+import type { AgentRunRollupsTable, ConversationRollupsTable, ExecutionRollupsTable } from '../modules/metrics/metrics.table.js';
+import type { CommandRoomEventsTable, CommandRoomTasksTable } from '../modules/command-room/command-room.table.js';
 import { adaptSqlite } from './sqlite-adapter.js';
 import { AthenaSqliteDialect } from './sqlite-dialect.js';
 
@@ -52,6 +54,11 @@ export interface Database extends CustomerAccountsDatabase {
   workflow_versions: WorkflowVersionsTable;
   workflow_executions: WorkflowExecutionsTable;
   workflow_execution_steps: WorkflowExecutionStepsTable;
+  execution_rollups: ExecutionRollupsTable;
+  agent_run_rollups: AgentRunRollupsTable;
+  conversation_rollups: ConversationRollupsTable;
+  command_room_tasks: CommandRoomTasksTable;
+  command_room_events: CommandRoomEventsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
