@@ -5,6 +5,7 @@ import type { Db } from './db/database.js';
 import type { ExecutionRunner } from './modules/executions/runner.js';
 import type { OidcVerifier } from './modules/auth/oidc.js';
 import type { PrincipalCache } from './modules/auth/principal-cache.js';
+import type { Metrics } from './observability/metrics.js';
 
 /**
  * The infrastructure services are handed: configuration, storage, the logger and the identity
@@ -23,4 +24,6 @@ export interface AppContext {
   readonly liveRuns: LiveRunRegistry;
   /** Workflow executions: this process's runner (and, in scale mode, its queue). */
   readonly executions: ExecutionRunner;
+  /** This server's Prometheus registry and the instruments modules record into (`/metrics`). */
+  readonly metrics: Metrics;
 }

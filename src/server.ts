@@ -49,6 +49,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       fs.rmSync(keyFile, { force: true });
       throw new MasterKeyMismatchError(error.unknownIds, `The key file ${keyFile} is missing, and stored secrets need it.`);
     }
+    const metrics = createMetrics();
     const ctx = {
       config,
       db,
@@ -57,11 +58,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       oidc: config.oidc ? createOidcVerifier(config.oidc) : undefined,
       principals: new PrincipalCache(config.authCacheTtlMs),
       liveRuns: new LiveRunRegistry(),
+      metrics,
     } as unknown as AppContext;
     // The runner needs the context it belongs to.
     Object.assign(ctx, { executions: new ExecutionRunner(ctx, { concurrency: config.workflows.concurrency, runsWork: options.worker !== false }) });
+    metrics.observe(ctx);
     await bootstrapOwner(ctx);
-    const app = await buildApp(ctx, { logger, accessLog, metrics: createMetrics() });
+    const app = await buildApp(ctx, { logger, accessLog, metrics });
     // Runs in flight are stopped and their partial output stored while the database is open,
     // which also ends their event streams, so the server can drain.
     app.addHook('preClose', async () => ctx.liveRuns.shutdown(Math.min(config.shutdownTimeoutMs, 5_000)));

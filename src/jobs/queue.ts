@@ -153,6 +153,7 @@ export async function createQueueDispatcher(ctx: AppContext, runner: ExecutionRu
 
   const shutdown = async (): Promise<void> => {
     unregisterQueueProbe(ctx);
+    ctx.metrics.useQueueDepth(undefined);
     if (worker) {
       const current = worker;
       // Runs after the runner stopped and handed its executions back, so active jobs are
@@ -217,6 +218,10 @@ export async function createQueueDispatcher(ctx: AppContext, runner: ExecutionRu
 
   let closing: Promise<void> | undefined;
   const activeQueue = queue;
+  ctx.metrics.useQueueDepth(async () => {
+    const counts = await activeQueue.getJobCounts('waiting', 'delayed');
+    return (counts.waiting ?? 0) + (counts.delayed ?? 0);
+  });
   return {
     async dispatch(executionId) {
       try {

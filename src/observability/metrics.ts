@@ -1,8 +1,11 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRuntimeMetrics } from './runtime-metrics.js';
 
 /**
  * The Prometheus registry of one server, with the instruments modules record into. Labels
- * are bounded: route templates and status codes, never ids.
+ * are bounded: route templates, status codes and closed lists (runtime-metrics.ts), never ids.
+ * Each server has its own registry (tests build many in one process); `observe(ctx)` lets its
+ * gauges read that server's database, runner and live runs on scrape.
  */
 export function createMetrics() {
   const registry = new Registry();
@@ -25,6 +28,7 @@ export function createMetrics() {
   const httpChildren = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
 
   return {
+    ...createRuntimeMetrics(registry),
     registry,
     httpRequests,
     httpDuration,

@@ -48,6 +48,7 @@ export class DbExecutionStore implements ExecutionStore {
     const { dialect } = this.ctx.db;
     const written = await writeBatcherOf(this.ctx.db).submit((db) => repo.insertStepIfOwned(db, dialect, row, this.owner));
     if (!written) throw new ExecutionLostError();
+    this.ctx.metrics.nodeRan(step.node_type, step.status, step.started_at, step.finished_at);
   }
 
   async park(state: RunState, until: string | null): Promise<void> {

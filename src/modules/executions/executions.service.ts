@@ -406,6 +406,7 @@ export async function cancelExecution(ctx: AppContext, row: ExecutionRow): Promi
     const current = await repo.findExecutionById(ctx.db.kysely, row.id);
     throw new AppError('CONFLICT', `The execution has already ended (${current?.status ?? 'deleted'}).`);
   }
+  ctx.metrics.executionFinished('canceled', row.trigger);
   ctx.executions.cancelEverywhere(row.id);
   ctx.executions.emit(row.id, { type: 'settled', status: 'canceled' });
   return (await repo.findExecutionById(ctx.db.kysely, row.id))!;

@@ -81,6 +81,11 @@ export class ExecutionRunner {
     return this.options.runsWork;
   }
 
+  /** Executions running in this process now (metrics). */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
   start(): void {
     if (this.timer || !this.options.runsWork) return;
     this.timer = setInterval(() => void this.poll(), this.ctx.config.workflows.pollMs);
@@ -271,13 +276,14 @@ export class ExecutionRunner {
       const outcome = await this.execute(row, controller.signal, hooks);
       // Stopped: cancelled (whoever cancelled it announced that) or taken over by another runner, which goes on.
       if (outcome.status !== 'stopped') this.announce(row.id, { type: 'settled', status: outcome.status });
+      if (outcome.status === 'succeeded' || outcome.status === 'failed') this.ctx.metrics.executionFinished(outcome.status, row.trigger);
       for (const hook of this.settledHooks) {
         await hook(row, outcome).catch((error: unknown) => this.ctx.log.error({ err: error, execution: row.id }, 'after-execution hook failed'));
       }
       return outcome;
     } catch (error) {
       this.ctx.log.error({ err: error, execution: row.id }, 'workflow execution failed in the platform');
-      await repo
+      const failed = await repo
         .finishExecution(this.ctx.db.kysely, {
           id: row.id,
           owner: this.owner,
@@ -289,7 +295,8 @@ export class ExecutionRunner {
           node_runs: row.node_runs,
           at: now(),
         })
-        .catch(() => undefined);
+        .catch(() => false);
+      if (failed) this.ctx.metrics.executionFinished('failed', row.trigger);
       this.announce(row.id, { type: 'settled', status: 'failed' });
       return { status: 'failed', error: { kind: 'internal', message: 'internal error', node_id: null }, output: null, response: null };
     } finally {

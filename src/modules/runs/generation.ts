@@ -85,6 +85,7 @@ export async function generateOnce(
     });
     const inputTokens = result.usage.inputTokens ?? 0;
     const outputTokens = result.usage.outputTokens ?? 0;
+    const cost = costOf(inputTokens, outputTokens, target.prices);
     const end = now();
     await repo.finishRun(db, run.id, {
       status: 'completed',
@@ -92,12 +93,13 @@ export async function generateOnce(
       output: result.text,
       input_tokens: inputTokens,
       output_tokens: outputTokens,
-      cost: costOf(inputTokens, outputTokens, target.prices),
+      cost,
       latency_ms: Math.round(performance.now() - started),
       steps: 1,
       finished_at: end,
       updated_at: end,
     });
+    ctx.metrics.runFinished(target, { kind: 'generate', status: 'completed', input_tokens: inputTokens, output_tokens: outputTokens, cost });
     return { text: result.text, runId: run.id };
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
@@ -115,6 +117,7 @@ export async function generateOnce(
       finished_at: end,
       updated_at: end,
     });
+    ctx.metrics.runFinished(target, { kind: 'generate', status: 'failed', input_tokens: 0, output_tokens: 0, cost: 0 });
     throw new AppError(timedOut ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY', message, { cause: error });
   }
 }

@@ -254,6 +254,7 @@ function launch(ctx: AppContext, prepared: PreparedRun, row: RunRow, baseUrl: st
     }
     try {
       const finished = await finalize(ctx, row, outcome, unexpected, baseUrl);
+      ctx.metrics.runFinished(prepared.target, finished.row);
       if (finished.stored.status >= 400) live.emit('error', finished.stored.body);
       live.emit('done', finished.resource);
     } catch (error) {
