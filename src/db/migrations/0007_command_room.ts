@@ -25,6 +25,9 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('due_at', t.timestamp)
     .addColumn('link_type', 'text', (c) => c.check(sql`link_type in ('agent', 'thread', 'workflow', 'execution')`))
     .addColumn('link_id', t.uuid)
+    .addColumn('linked_at', t.timestamp)
+    .addColumn('followed_id', t.uuid)
+    .addColumn('followed_status', 'text')
     .addColumn('progress', 'integer')
     .addColumn('created_at', t.timestamp, (c) => c.notNull())
     .addColumn('updated_at', t.timestamp, (c) => c.notNull())
@@ -43,4 +46,6 @@ export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
     .addColumn('created_at', t.timestamp, (c) => c.notNull())
     .execute();
   await run(sql`create index command_room_events_workspace_index on command_room_events (workspace_id, id)`);
+  // Pruning by age.
+  await run(sql`create index command_room_events_created_index on command_room_events (created_at)`);
 }

@@ -22,6 +22,12 @@ export interface CommandRoomTasksTable {
   due_at: string | null;
   link_type: TaskLinkType | null;
   link_id: string | null;
+  /** When the link was set: a workflow, agent or thread link follows runs started from then on. */
+  linked_at: string | null;
+  /** The execution or run the task follows now (uuid v7, so a newer run sorts after it). */
+  followed_id: string | null;
+  /** That execution's or run's own status, as `link.status` shows it. */
+  followed_status: string | null;
   /** 0..100, set by the linked run as it goes; null when nothing is followed. */
   progress: number | null;
   created_at: string;
