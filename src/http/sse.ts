@@ -1,10 +1,24 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RunEvent } from '../ai/live-runs.js';
 
-/** Where a stream's events come from: a live run, or the stored outcome of a finished one. */
+/** One frame of a stream. `frame`, when set, is the frame already encoded (shared by many clients). */
+export interface StreamEvent {
+  id: number;
+  event: string;
+  data?: unknown;
+  frame?: string;
+}
+
+/**
+ * Where a stream's events come from: a live run, the stored outcome of a finished one, or the
+ * command room's board log.
+ */
 export interface EventSource {
-  /** Replays events after `afterId`, then delivers new ones; returns the unsubscribe function. */
-  subscribe(afterId: number, listener: (event: RunEvent) => void): () => void;
+  /**
+   * Replays events after `afterId`, then delivers new ones; returns the unsubscribe function.
+   * `end` ends the stream from the source's side (the client reconnects with Last-Event-ID).
+   */
+  subscribe(afterId: number, listener: (event: RunEvent | StreamEvent) => void, end?: () => void): () => void;
   /** Marks a client as attached; returns the detach function. */
   attach?(): () => void;
 }
@@ -17,15 +31,30 @@ export function acceptsEventStream(request: FastifyRequest): boolean {
   return typeof accept === 'string' && accept.includes('text/event-stream');
 }
 
-/** `Last-Event-ID` as a number (0 when absent or not a whole number). */
-export function lastEventIdOf(request: FastifyRequest): number {
+/**
+ * `Last-Event-ID` as a number: the header, else the `last_event_id` query parameter (for
+ * EventSource polyfills that cannot send headers). undefined when absent or not a whole number.
+ */
+export function lastEventIdIfSent(request: FastifyRequest): number | undefined {
   const raw = request.headers['last-event-id'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  return value !== undefined && /^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : 0;
+  const header = Array.isArray(raw) ? raw[0] : raw;
+  const query = (request.query as Record<string, unknown> | undefined)?.last_event_id;
+  const value = header ?? (typeof query === 'string' ? query : undefined);
+  return value !== undefined && /^\d{1,15}$/.test(value.trim()) ? Number(value.trim()) : undefined;
 }
 
-function frame(event: RunEvent): string {
-  return `id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`;
+/** `Last-Event-ID` as a number (0 when absent or not a whole number). */
+export function lastEventIdOf(request: FastifyRequest): number {
+  return lastEventIdIfSent(request) ?? 0;
+}
+
+/** Encodes one event as a Server-Sent Events frame. */
+export function encodeFrame(event: { id: number; event: string; data?: unknown }): string {
+  return `id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data ?? null)}\n\n`;
+}
+
+function frame(event: RunEvent | StreamEvent): string {
+  return 'frame' in event && event.frame !== undefined ? event.frame : encodeFrame(event);
 }
 
 /**
@@ -38,7 +67,15 @@ function frame(event: RunEvent): string {
  * the whole step, which would hold back the first token. Fastify's onResponse hooks (metrics)
  * still run when the response finishes.
  */
-export function sendEventStream(reply: FastifyReply, source: EventSource, afterId: number): FastifyReply {
+export function sendEventStream(
+  reply: FastifyReply,
+  source: EventSource,
+  afterId: number,
+  options: {
+    /** A client this far behind (bytes written but not yet sent) is cut off; it resumes with Last-Event-ID. */
+    maxBufferedBytes?: number;
+  } = {},
+): FastifyReply {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -70,11 +107,16 @@ export function sendEventStream(reply: FastifyReply, source: EventSource, afterI
     if (!raw.writableFinished) close();
   });
   write('retry: 1000\n\n');
-  unsubscribe = source.subscribe(afterId, (event) => {
-    if (closed) return;
-    write(frame(event));
-    if (event.event === 'done') close();
-  });
+  unsubscribe = source.subscribe(
+    afterId,
+    (event) => {
+      if (closed) return;
+      write(frame(event));
+      if (event.event === 'done') close();
+      else if (options.maxBufferedBytes !== undefined && raw.writableLength > options.maxBufferedBytes) close();
+    },
+    close,
+  );
   if (closed) unsubscribe();
   return reply;
 }
