@@ -274,9 +274,9 @@ export class ExecutionRunner {
     renew.unref();
     try {
       const outcome = await this.execute(row, controller.signal, hooks);
+      if (outcome.status === 'succeeded' || outcome.status === 'failed') this.ctx.metrics.executionFinished(outcome.status, row.trigger);
       // Stopped: cancelled (whoever cancelled it announced that) or taken over by another runner, which goes on.
       if (outcome.status !== 'stopped') this.announce(row.id, { type: 'settled', status: outcome.status });
-      if (outcome.status === 'succeeded' || outcome.status === 'failed') this.ctx.metrics.executionFinished(outcome.status, row.trigger);
       for (const hook of this.settledHooks) {
         await hook(row, outcome).catch((error: unknown) => this.ctx.log.error({ err: error, execution: row.id }, 'after-execution hook failed'));
       }
