@@ -1,12 +1,28 @@
 import { sql } from 'kysely';
 import type { Db, Executor } from './database.js';
+import type { RollupDelta } from '../modules/metrics/contributions.js';
+import { applyRollupDeltas } from '../modules/metrics/rollups.js';
 
-type Write<T> = (db: Executor) => Promise<T>;
+/** Where a write hands the metrics rollup deltas of what it changed (see docs/architecture.md § Metrics). */
+export interface RollupSink {
+  count(deltas: readonly RollupDelta[]): void;
+}
+
+type Write<T> = (db: Executor, rollups: RollupSink) => Promise<T>;
 
 interface Pending {
   write: Write<unknown>;
+  /** The write may count rollups: it is never committed on its own outside a transaction. */
+  counts: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+class Deltas implements RollupSink {
+  readonly deltas: RollupDelta[] = [];
+  count(deltas: readonly RollupDelta[]): void {
+    for (const delta of deltas) this.deltas.push(delta);
+  }
 }
 
 /** Writes committed together at most: bounds how long one batch holds the database. */
@@ -17,7 +33,8 @@ const MAX_BATCH = 256;
  * transaction, and each caller's promise settles only once that transaction has committed: as
  * durable as one commit per write, at a fraction of the commits (SQLite appends one WAL
  * record, PostgreSQL flushes its log once). Each write must be a single statement whose
- * failure concerns only itself.
+ * failure concerns only itself. A write submitted with `counts` may hand metrics deltas to its
+ * sink: those of the whole batch are merged and upserted once, before the batch's COMMIT.
  */
 export class WriteBatcher {
   private pending: Pending[] = [];
@@ -26,9 +43,9 @@ export class WriteBatcher {
 
   constructor(private readonly db: Db) {}
 
-  submit<T>(write: Write<T>): Promise<T> {
+  submit<T>(write: Write<T>, options: { counts?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ write: write as Write<unknown>, counts: options.counts === true, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -48,7 +65,7 @@ export class WriteBatcher {
     const batch = this.pending.splice(0, MAX_BATCH);
     try {
       if (batch.length === 1) {
-        await settle(batch[0]!, this.db.kysely);
+        await settle(batch[0]!, this.db);
       } else {
         await this.commitTogether(batch);
       }
@@ -65,9 +82,13 @@ export class WriteBatcher {
       await this.db.kysely.connection().execute(async (connection) => {
         await sql.raw(this.db.dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
         try {
+          const counted: RollupDelta[] = [];
           for (const entry of batch) {
+            // Each write's own deltas: a write that fails (SQLite goes on without it) counts nothing.
+            const sink = new Deltas();
             try {
-              outcomes.push({ ok: true, value: await entry.write(connection) });
+              outcomes.push({ ok: true, value: await entry.write(connection, sink) });
+              counted.push(...sink.deltas);
             } catch (error) {
               outcomes.push({ ok: false, error });
               // SQLite undoes only the failed statement; PostgreSQL's transaction is now aborted.
@@ -77,6 +98,7 @@ export class WriteBatcher {
               }
             }
           }
+          if (!failedOnPostgres) await applyRollupDeltas(connection, counted);
           await sql.raw(failedOnPostgres ? 'rollback' : 'commit').execute(connection);
         } catch (error) {
           await sql.raw('rollback').execute(connection).catch(() => undefined);
@@ -90,7 +112,7 @@ export class WriteBatcher {
     }
     if (failedOnPostgres) {
       // Nothing was committed: each write goes again on its own, so only the failing one fails.
-      for (const entry of batch) await settle(entry, this.db.kysely);
+      for (const entry of batch) await settle(entry, this.db);
       return;
     }
     batch.forEach((entry, i) => {
@@ -101,9 +123,20 @@ export class WriteBatcher {
   }
 }
 
-async function settle(entry: Pending, db: Executor): Promise<void> {
+/** One write on its own: a single statement, or a transaction when it may count rollups. */
+async function settle(entry: Pending, db: Db): Promise<void> {
   try {
-    entry.resolve(await entry.write(db));
+    if (!entry.counts) {
+      entry.resolve(await entry.write(db.kysely, new Deltas()));
+      return;
+    }
+    const value = await db.kysely.transaction().execute(async (trx) => {
+      const sink = new Deltas();
+      const result = await entry.write(trx, sink);
+      await applyRollupDeltas(trx, sink.deltas);
+      return result;
+    });
+    entry.resolve(value);
   } catch (error) {
     entry.reject(error);
   }

@@ -3,6 +3,7 @@ import { toJson } from '../../db/values.js';
 import { writeBatcherOf } from '../../db/write-batcher.js';
 import { ExecutionLostError, type ExecutionOutcome, type ExecutionStore } from '../../engine/executor.js';
 import type { RunState, StepRecord } from '../../engine/run-state.js';
+import { executionContribution } from '../metrics/contributions.js';
 import { secretsOf } from '../secrets/secrets.service.js';
 import * as repo from './executions.repository.js';
 import { encodeStepValue } from './payload-files.js';
@@ -76,7 +77,15 @@ export class DbExecutionStore implements ExecutionStore {
       node_runs: state.nodeRuns,
       at: new Date().toISOString(),
     };
-    const finished = await writeBatcherOf(this.ctx.db).submit((db) => repo.finishExecution(db, values));
+    // The end is counted in the metrics rollups by the same group commit (one upsert per batch).
+    const finished = await writeBatcherOf(this.ctx.db).submit(
+      async (db, rollups) => {
+        const row = await repo.finishExecution(db, values);
+        if (row) rollups.count(executionContribution(row));
+        return row !== undefined;
+      },
+      { counts: true },
+    );
     if (!finished) throw new ExecutionLostError();
   }
 

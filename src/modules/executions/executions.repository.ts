@@ -86,6 +86,10 @@ function guardedStepInsertSql(dialect: Dialect): string {
 
 const guardedStepInsert: Record<Dialect, string> = { sqlite: guardedStepInsertSql('sqlite'), postgres: guardedStepInsertSql('postgres') };
 
+/** What an ending statement returns: the columns the metrics rollups count an ended execution by. */
+const ENDED_COLUMNS = ['id', 'workspace_id', 'workflow_id', 'status', 'trigger', 'created_at', 'started_at', 'finished_at'] as const;
+export type EndedExecution = Pick<ExecutionRow, (typeof ENDED_COLUMNS)[number]>;
+
 const finishQuery = preparedQuery(
   (
     db,
@@ -119,7 +123,7 @@ const finishQuery = preparedQuery(
       .where('id', '=', p.id)
       .where('lease_owner', '=', p.owner)
       .where('status', '=', 'running')
-      .returning('id'),
+      .returning(ENDED_COLUMNS),
 );
 
 export async function insertExecution(db: Executor, row: NewExecution): Promise<void> {
@@ -139,7 +143,7 @@ export async function insertStepIfOwned(
   return Number(result.numAffectedRows ?? 0) === 1;
 }
 
-/** Ends a running execution this owner holds; false when it is no longer its own (cancelled, taken over). */
+/** Ends a running execution this owner holds; undefined when it is no longer its own (cancelled, taken over). */
 export async function finishExecution(
   db: Executor,
   values: {
@@ -153,8 +157,9 @@ export async function finishExecution(
     node_runs: number;
     at: string;
   },
-): Promise<boolean> {
-  return (await finishQuery(db, values)).length === 1;
+): Promise<EndedExecution | undefined> {
+  const [row] = await finishQuery(db, values);
+  return row;
 }
 
 export async function parkExecution(
@@ -322,8 +327,8 @@ export function listStepOutputs(db: Executor, executionId: string): Promise<Pick
 }
 
 /** Cancels a queued, running or waiting execution; the runner holding it stops at its next commit. */
-export async function cancelExecution(db: Executor, workspaceId: string, id: string, at: string): Promise<boolean> {
-  const result = await db
+export async function cancelExecution(db: Executor, workspaceId: string, id: string, at: string): Promise<EndedExecution | undefined> {
+  return db
     .updateTable('workflow_executions')
     .set({
       status: 'canceled',
@@ -337,8 +342,8 @@ export async function cancelExecution(db: Executor, workspaceId: string, id: str
     .where('id', '=', id)
     .where('workspace_id', '=', workspaceId)
     .where('status', 'in', ['queued', 'running', 'waiting'])
+    .returning(ENDED_COLUMNS)
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Wakes an execution parked on a resume wait, with the resume call's body. */

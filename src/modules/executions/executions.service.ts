@@ -10,6 +10,7 @@ import type { ExecutionOutcome } from '../../engine/executor.js';
 import type { WebhookResponse } from '../../engine/node-type.js';
 import type { RunState } from '../../engine/run-state.js';
 import { AppError, fieldError } from '../../errors.js';
+import { countExecutionEnd } from '../metrics/rollups.js';
 import { MASKED } from '../secrets/secrets.service.js';
 import type { WorkflowRow } from '../workflows/workflows.table.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
@@ -401,7 +402,12 @@ export async function cancelExecution(ctx: AppContext, row: ExecutionRow): Promi
   if (FINISHED_STATUSES.includes(row.status)) {
     throw new AppError('CONFLICT', `The execution has already ended (${row.status}).`);
   }
-  const cancelled = await repo.cancelExecution(ctx.db.kysely, row.workspace_id, row.id, now());
+  // Counted in the metrics rollups with the cancel it counts.
+  const cancelled = await ctx.db.kysely.transaction().execute(async (trx) => {
+    const ended = await repo.cancelExecution(trx, row.workspace_id, row.id, now());
+    if (ended) await countExecutionEnd(trx, ended);
+    return ended;
+  });
   if (!cancelled) {
     const current = await repo.findExecutionById(ctx.db.kysely, row.id);
     throw new AppError('CONFLICT', `The execution has already ended (${current?.status ?? 'deleted'}).`);

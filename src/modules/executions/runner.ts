@@ -5,6 +5,7 @@ import { fromJson, now } from '../../db/values.js';
 import { runExecution, type ExecutionOutcome, type ExecutionVariable } from '../../engine/executor.js';
 import type { WebhookResponse } from '../../engine/node-type.js';
 import type { RunState } from '../../engine/run-state.js';
+import { countExecutionEnd } from '../metrics/rollups.js';
 import { createNodeServices } from '../workflows/node-services/index.js';
 import { DbExecutionStore } from './execution-store.js';
 import * as repo from './executions.repository.js';
@@ -283,17 +284,23 @@ export class ExecutionRunner {
       return outcome;
     } catch (error) {
       this.ctx.log.error({ err: error, execution: row.id }, 'workflow execution failed in the platform');
-      const failed = await repo
-        .finishExecution(this.ctx.db.kysely, {
-          id: row.id,
-          owner: this.owner,
-          status: 'failed',
-          state: row.state === null ? 'null' : JSON.stringify(fromJson(row.state)),
-          output: null,
-          error: JSON.stringify({ kind: 'internal', message: 'The execution failed because of an internal error.', node_id: null }),
-          response: null,
-          node_runs: row.node_runs,
-          at: now(),
+      const failed = await this.ctx.db.kysely
+        .transaction()
+        .execute(async (trx) => {
+          const ended = await repo.finishExecution(trx, {
+            id: row.id,
+            owner: this.owner,
+            status: 'failed',
+            state: row.state === null ? 'null' : JSON.stringify(fromJson(row.state)),
+            output: null,
+            error: JSON.stringify({ kind: 'internal', message: 'The execution failed because of an internal error.', node_id: null }),
+            response: null,
+            node_runs: row.node_runs,
+            at: now(),
+          });
+          // Counted in the metrics rollups with the end it counts.
+          if (ended) await countExecutionEnd(trx, ended);
+          return ended !== undefined;
         })
         .catch(() => false);
       if (failed) this.ctx.metrics.executionFinished('failed', row.trigger);
