@@ -161,3 +161,68 @@ export async function isWorkspaceMember(db: Executor, workspaceId: string, userI
     .executeTakeFirst();
   return row !== undefined;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Counts for `GET /api/v1/workspaces/metrics`
+
+async function rolesIn(db: Executor, userId: number, workspaceIds: readonly string[]) {
+  return db
+    .selectFrom('workspace_members')
+    .select(['workspace_id', 'role'])
+    .where('user_id', '=', userId)
+    .where('workspace_id', 'in', [...workspaceIds])
+    .execute();
+}
+
+/** Workflows per workspace that the user sees there, as the workflows list does (role, visibility, shares). */
+export async function countVisibleWorkflowsByWorkspace(db: Executor, userId: number, workspaceIds: readonly string[]): Promise<Map<string, number>> {
+  if (workspaceIds.length === 0) return new Map();
+  const roles = await rolesIn(db, userId, workspaceIds);
+  if (roles.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('workflows as w')
+    .select(['w.workspace_id', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('w.workspace_id', 'in', roles.map((r) => r.workspace_id))
+    .where(
+      sql<SqlBool>`(${sql.join(
+        roles.map(({ workspace_id, role }) => sql`(w.workspace_id = ${workspace_id} and ${visibilityCondition('workflow', 'w', { workspaceId: workspace_id, role, userId }, 'workspace')})`),
+        sql` or `,
+      )})`,
+    )
+    .groupBy('w.workspace_id')
+    .execute();
+  return new Map(rows.map((r) => [r.workspace_id, Number(r.count)]));
+}
+
+/**
+ * Executions per workspace that the user sees in the executions list: those of workflows they
+ * see there (admins and owners: all of them; others: the non-private ones and their own).
+ */
+export async function countVisibleExecutionsByWorkspace(db: Executor, userId: number, workspaceIds: readonly string[]): Promise<Map<string, number>> {
+  if (workspaceIds.length === 0) return new Map();
+  const roles = await rolesIn(db, userId, workspaceIds);
+  const managed = roles.filter((r) => r.role === 'owner' || r.role === 'admin').map((r) => r.workspace_id);
+  const others = roles.filter((r) => r.role !== 'owner' && r.role !== 'admin').map((r) => r.workspace_id);
+  const counts = new Map<string, number>();
+  if (managed.length > 0) {
+    const rows = await db
+      .selectFrom('workflow_executions')
+      .select(['workspace_id', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('workspace_id', 'in', managed)
+      .groupBy('workspace_id')
+      .execute();
+    for (const r of rows) counts.set(r.workspace_id, Number(r.count));
+  }
+  if (others.length > 0) {
+    const rows = await db
+      .selectFrom('workflow_executions as e')
+      .innerJoin('workflows as w', 'w.id', 'e.workflow_id')
+      .select(['e.workspace_id', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('e.workspace_id', 'in', others)
+      .where((eb) => eb.or([eb('w.visibility', '!=', 'private'), eb('w.user_id', '=', userId)]))
+      .groupBy('e.workspace_id')
+      .execute();
+    for (const r of rows) counts.set(r.workspace_id, Number(r.count));
+  }
+  return counts;
+}

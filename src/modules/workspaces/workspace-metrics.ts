@@ -8,6 +8,7 @@ import { countVisibleMediaByWorkspace } from '../media/media.repository.js';
 import { countVisibleMemoriesByWorkspace } from '../memories/memories.repository.js';
 import { countVisibleMessagesByWorkspace, countVisibleThreadsByWorkspace } from '../threads/threads.repository.js';
 import { countVisiblePromptsByWorkspace } from '../prompts/prompts.repository.js';
+import { countVisibleExecutionsByWorkspace, countVisibleWorkflowsByWorkspace } from '../metrics/metrics.repository.js';
 
 /**
  * Counts per workspace for `GET /api/v1/workspaces/metrics`. Each module that owns countable
@@ -35,6 +36,10 @@ export const WORKSPACE_COUNTERS = {
   messages: (db, userId, workspaceIds) => countVisibleMessagesByWorkspace(db, userId, workspaceIds),
   /** Prompts the user sees: every non-private one and their own private ones. */
   prompts: (db, userId, workspaceIds) => countVisiblePromptsByWorkspace(db, userId, workspaceIds),
+  /** Workflows the user sees there, as the workflows list shows them (role, visibility, shares). */
+  workflows: (db, userId, workspaceIds) => countVisibleWorkflowsByWorkspace(db, userId, workspaceIds),
+  /** Executions the user sees in the executions list: all for admins and owners, else those of workflows not private to another. */
+  executions: (db, userId, workspaceIds) => countVisibleExecutionsByWorkspace(db, userId, workspaceIds),
 } satisfies Record<string, WorkspaceCounter>;
 
 export type WorkspaceCounterName = keyof typeof WORKSPACE_COUNTERS;
