@@ -127,7 +127,12 @@ export function createRuntimeMetrics(registry: Registry) {
   const triggers = [...EXECUTION_TRIGGERS, 'other'];
   const executionChildren = new Map<string, { inc(): void }>();
   for (const status of FINISHED) {
-    for (const trigger of triggers) executionChildren.set(`${status} ${trigger}`, executionsTotal.labels({ status, trigger }));
+    for (const trigger of triggers) {
+      const child = executionsTotal.labels({ status, trigger });
+      // Exported at 0 from the start, so rate() sees the first one.
+      child.inc(0);
+      executionChildren.set(`${status} ${trigger}`, child);
+    }
   }
 
   new Gauge({
@@ -200,7 +205,7 @@ export function createRuntimeMetrics(registry: Registry) {
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
   });
-  for (const kind of RUN_KINDS) for (const status of RUN_ENDS) runsTotal.labels({ kind, status });
+  for (const kind of RUN_KINDS) for (const status of RUN_ENDS) runsTotal.labels({ kind, status }).inc(0);
   new Gauge({
     name: 'athena_runs_active',
     help: 'Agent, thread and prompt runs in flight in this process (workflow AI nodes included).',
