@@ -138,18 +138,30 @@ function athenaEnv(port: number, dataDir: string): Record<string, string> {
   };
 }
 
-async function dropSchema(schema: string): Promise<void> {
+export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await client.connect();
   await client.query(`drop schema if exists "${schema}" cascade`);
   await client.end();
 }
 
-/** Athena as a user runs it (`node dist/cli.js start`), on a fresh database of the dialect. */
-export async function startAthena(dialect: BenchDialect, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
+/** Where a server keeps its data, when a scenario brings its own (a generated data set kept between runs). */
+export interface AthenaStorage {
+  dataDir: string;
+  /** PostgreSQL schema. */
+  schema: string;
+  /** Leave the data dir and the schema in place when the server stops. */
+  keep: boolean;
+}
+
+/**
+ * Athena as a user runs it (`node dist/cli.js start`), on a fresh database of the dialect, or on
+ * the one `storage` names.
+ */
+export async function startAthena(dialect: BenchDialect, extraEnv: Record<string, string> = {}, storage?: AthenaStorage): Promise<RunningServer> {
   const port = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'athena-bench-'));
-  const schema = `bench_${Date.now().toString(36)}`;
+  const dataDir = storage?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'athena-bench-'));
+  const schema = storage?.schema ?? `bench_${Date.now().toString(36)}`;
   const env: Record<string, string> = {
     ...athenaEnv(port, dataDir),
     ...(dialect === 'postgres' ? { DATABASE_URL: BENCH_DATABASE_URL, ATHENA_DATABASE_SCHEMA: schema } : {}),
@@ -164,6 +176,7 @@ export async function startAthena(dialect: BenchDialect, extraEnv: Record<string
     pid: child.pid!,
     startMs,
     stop: stopper(child, async () => {
+      if (storage?.keep) return;
       fs.rmSync(dataDir, { recursive: true, force: true });
       if (dialect === 'postgres') await dropSchema(schema);
     }),
