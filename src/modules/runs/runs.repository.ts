@@ -72,10 +72,11 @@ export function finishRun(db: Executor, id: string, values: Updateable<RunsTable
 
 /**
  * Marks a run whose lease ran out as failed: the process running it died. Only a run still
- * marked running with an expired lease is touched, so a live one is never reaped.
+ * marked running with an expired lease is touched, so a live one is never reaped. Answers the
+ * reaped run, undefined when there was none to reap.
  */
-export async function reapExpiredRun(db: Executor, id: string, at: string): Promise<boolean> {
-  const result = await db
+export function reapExpiredRun(db: Executor, id: string, at: string): Promise<RunRow | undefined> {
+  return db
     .updateTable('runs')
     .set({
       status: 'failed',
@@ -87,8 +88,8 @@ export async function reapExpiredRun(db: Executor, id: string, at: string): Prom
     .where('id', '=', id)
     .where('status', '=', 'running')
     .where('lease_expires_at', '<', at)
+    .returningAll()
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
 }
 
 export interface RunListFilter {

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import type { LiveRun, RunEvent, RunEventType } from '../../ai/live-runs.js';
 import type { TurnResult } from '../../ai/tool-loop.js';
 import type { EventSource } from '../../http/sse.js';
+import { countRunChange, countRunEnd } from '../metrics/rollups.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import type { ModelTarget } from './model-target.js';
 import * as repo from './runs.repository.js';
@@ -182,7 +183,7 @@ async function claim(ctx: AppContext, invocation: RunInvocation, prepared: Prepa
       if (!prepared.threadId) throw error;
       const active = await repo.findActiveRunOfThread(db, scope.workspaceId, prepared.threadId);
       if (!active) continue;
-      if (await repo.reapExpiredRun(db, active.id, now())) continue;
+      if (await reapExpiredRun(ctx, active.id)) continue;
       if (invocation.multitask === 'reject') {
         throw new AppError(
           'CONFLICT',
@@ -195,6 +196,15 @@ async function claim(ctx: AppContext, invocation: RunInvocation, prepared: Prepa
       }
     }
   }
+}
+
+/** Marks a dead process's run failed, counting its end in the metrics rollups in the same transaction. */
+function reapExpiredRun(ctx: AppContext, runId: string): Promise<boolean> {
+  return ctx.db.kysely.transaction().execute(async (trx) => {
+    const reaped = await repo.reapExpiredRun(trx, runId, now());
+    if (reaped) await countRunEnd(trx, reaped);
+    return reaped !== undefined;
+  });
 }
 
 /** Waits until a run is no longer running (or its lease lapses); false when the deadline passes. */
@@ -210,7 +220,7 @@ async function waitForRunToEnd(ctx: AppContext, run: RunRow, deadline: number): 
   while (Date.now() < deadline) {
     const current = await repo.findRun(ctx.db.kysely, run.workspace_id, run.id);
     if (!current || current.status !== 'running') return true;
-    if (await repo.reapExpiredRun(ctx.db.kysely, run.id, now())) return true;
+    if (await reapExpiredRun(ctx, run.id)) return true;
     await sleep(200);
   }
   return false;
@@ -310,7 +320,10 @@ async function finalize(ctx: AppContext, row: RunRow, outcome: RunOutcome | unde
   const finished: RunRow = { ...row, ...values };
   const [resource] = await toRunResources(ctx, [finished], baseUrl);
   const stored = responseOf(finished, resource!);
-  await repo.finishRun(ctx.db.kysely, row.id, { ...values, response: toJson(stored) });
+  // Counted in the metrics rollups with the end it counts (a run reaped meanwhile moves to this outcome).
+  await ctx.db.kysely
+    .transaction()
+    .execute((trx) => countRunChange(trx, row.id, () => repo.finishRun(trx, row.id, { ...values, response: toJson(stored) })));
   return { row: finished, resource: resource!, stored };
 }
 
@@ -384,7 +397,7 @@ export async function runEvents(ctx: AppContext, scope: WorkspaceScope, runId: s
 export async function getRunOrThrow(ctx: AppContext, scope: WorkspaceScope, runId: string): Promise<RunRow> {
   let row = await repo.findRun(ctx.db.kysely, scope.workspaceId, runId.toLowerCase());
   if (!row || row.user_id !== scope.userId) throw new AppError('NOT_FOUND');
-  if (row.status === 'running' && !ctx.liveRuns.get(row.id) && (await repo.reapExpiredRun(ctx.db.kysely, row.id, now()))) {
+  if (row.status === 'running' && !ctx.liveRuns.get(row.id) && (await reapExpiredRun(ctx, row.id))) {
     row = (await repo.findRun(ctx.db.kysely, scope.workspaceId, row.id)) ?? row;
   }
   return row;
@@ -421,7 +434,7 @@ export async function listRuns(
 /** `POST /threads/{uuid}/cancel`: stops the thread's run in flight and answers once it stopped. */
 export async function cancelThreadRun(ctx: AppContext, scope: WorkspaceScope, threadId: string, baseUrl: string): Promise<RunResource> {
   const active = await repo.findActiveRunOfThread(ctx.db.kysely, scope.workspaceId, threadId);
-  if (!active || (await repo.reapExpiredRun(ctx.db.kysely, active.id, now()))) {
+  if (!active || (await reapExpiredRun(ctx, active.id))) {
     throw new AppError('CONFLICT', 'The thread has no run in progress.');
   }
   await cancelRunRow(ctx, active, 'cancelled');
