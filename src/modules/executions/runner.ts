@@ -57,6 +57,7 @@ export class ExecutionRunner {
   private readonly maintenance: Array<() => Promise<void>> = [];
   private lastDeadOwnerCheck = 0;
   private readonly settledHooks: Array<(row: ExecutionRow, outcome: ExecutionOutcome) => Promise<void>> = [];
+  private readonly progressHooks: Array<(row: ExecutionRow, nodeRuns: number, nodeCount: number) => void> = [];
 
   constructor(
     private readonly ctx: AppContext,
@@ -76,6 +77,11 @@ export class ExecutionRunner {
   /** Called after every run this runner ends (error workflows, parents). */
   onSettled(hook: (row: ExecutionRow, outcome: ExecutionOutcome) => Promise<void>): void {
     this.settledHooks.push(hook);
+  }
+
+  /** Called when a run here starts and after each step it commits (the command room); must return at once. */
+  onProgress(hook: (row: ExecutionRow, nodeRuns: number, nodeCount: number) => void): void {
+    this.progressHooks.push(hook);
   }
 
   get runsWork(): boolean {
@@ -343,7 +349,22 @@ export class ExecutionRunner {
       trigger: row.trigger,
       user_id: row.user_id,
     };
-    const store = new DbExecutionStore(this.ctx, row.id, row.workspace_id, this.owner, snapshot);
+    const dbStore = new DbExecutionStore(this.ctx, row.id, row.workspace_id, this.owner, snapshot);
+    const nodeCount = snapshot.nodes.length;
+    const progress = (nodeRuns: number) => {
+      for (const hook of this.progressHooks) hook(row, nodeRuns, nodeCount);
+    };
+    progress(state?.nodeRuns ?? 0);
+    // Observers hear of each committed step; the store's other methods are its own.
+    const store: DbExecutionStore =
+      this.progressHooks.length === 0
+        ? dbStore
+        : Object.assign(Object.create(dbStore) as DbExecutionStore, {
+            commitStep: async (step: Parameters<DbExecutionStore['commitStep']>[0], after: RunState) => {
+              await dbStore.commitStep(step, after);
+              progress(after.nodeRuns);
+            },
+          });
     return runExecution(
       {
         execution,
