@@ -30,6 +30,7 @@ import {
   type UpdateAgentInput,
 } from './agents.schemas.js';
 import type { AgentRow } from './agents.table.js';
+import { countAgentRemoved } from '../metrics/rollups.js';
 
 export const SORT_COLUMNS = { name: 'a.name', created_at: 'a.created_at', updated_at: 'a.updated_at' } as const;
 
@@ -194,6 +195,8 @@ export async function deleteAgent(ctx: AppContext, scope: WorkspaceScope, id: st
   await ctx.db.kysely.transaction().execute(async (trx) => {
     const agent = await getManagedAgentOrThrow(trx, scope, id);
     await shares.deleteSharesOf(trx, { type: 'agent', id: agent.id, workspaceId: agent.workspace_id });
+    // Its runs' history leaves the metrics rollups with it (docs/architecture.md § Metrics).
+    await countAgentRemoved(trx, agent.id);
     await repo.deleteAgent(trx, agent.workspace_id, agent.id);
   });
 }

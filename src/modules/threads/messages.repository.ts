@@ -64,14 +64,14 @@ export function updateMessage(db: Executor, workspaceId: string, id: string, val
   return db.updateTable('messages').set(values).where('id', '=', id).where('workspace_id', '=', workspaceId).returningAll().executeTakeFirstOrThrow();
 }
 
-/** Deletes one message of the thread; undefined when it was not there (or already gone). */
-export function deleteMessage(db: Executor, workspaceId: string, threadId: string, id: string): Promise<{ id: string } | undefined> {
+/** Deletes one message of the thread and answers it; undefined when it was not there (or already gone). */
+export function deleteMessage(db: Executor, workspaceId: string, threadId: string, id: string): Promise<MessageRow | undefined> {
   return db
     .deleteFrom('messages')
     .where('id', '=', id)
     .where('thread_id', '=', threadId)
     .where('workspace_id', '=', workspaceId)
-    .returning('id')
+    .returningAll()
     .executeTakeFirst();
 }
 

@@ -6,6 +6,7 @@ import { fromJson, newId, now, toJson } from '../../db/values.js';
 import { AppError, type FieldErrors } from '../../errors.js';
 import { loadAttachments, toAttachmentResources } from '../media/media.service.js';
 import type { MediaRow } from '../media/media.table.js';
+import { countFeedbackChange, countMessageRemoved, countMessagesAdded } from '../metrics/rollups.js';
 import { findUsersByIds } from '../users/users.repository.js';
 import { toUserLeaf } from '../users/user.shape.js';
 import { can } from '../workspaces/permissions.js';
@@ -120,6 +121,7 @@ export async function appendMessages(
     })),
   );
   rows.sort((a, b) => a.sequence - b.sequence);
+  await countMessagesAdded(trx, thread.id, rows);
   await repo.insertAttachments(
     trx,
     rows.flatMap((row, i) => [...new Set(messages[i]!.attachments ?? [])].map((mediaId, position) => ({ message_id: row.id, media_id: mediaId, position }))),
@@ -327,7 +329,10 @@ export async function updateMessage(
   }
   if (Object.keys(changes).length === 0) return toMessageResource(db, current, baseUrl);
   changes.updated_at = at;
-  return toMessageResource(db, await repo.updateMessage(db, scope.workspaceId, current.id, changes), baseUrl);
+  const update = (trx: Executor) => repo.updateMessage(trx, scope.workspaceId, current.id, changes);
+  // Feedback counts in the metrics rollups: the change is counted in its transaction.
+  const updated = changes.feedback_at === undefined ? await update(db) : await db.transaction().execute((trx) => countFeedbackChange(trx, current.id, () => update(trx)));
+  return toMessageResource(db, updated, baseUrl);
 }
 
 /** The thread's owner deletes a message; the thread's count and last activity follow. */
@@ -338,6 +343,7 @@ export async function deleteMessage(ctx: AppContext, scope: WorkspaceScope, thre
     // nothing, so the count drops once.
     const deleted = await repo.deleteMessage(trx, thread.workspace_id, thread.id, messageId);
     if (!deleted) throw new AppError('NOT_FOUND');
+    await countMessageRemoved(trx, thread.id, deleted);
     await bumpMessageCount(trx, thread.workspace_id, thread.id, -1, now());
     await refreshLastMessageAt(trx, thread.workspace_id, thread.id);
   });

@@ -6,6 +6,7 @@ import { fromJson, newId, now, toJson } from '../../db/values.js';
 import { findActiveRunOfThread } from '../runs/runs.repository.js';
 import { AppError, fieldError } from '../../errors.js';
 import { getAgentAccessOrThrow, toAgentLeaf } from '../agents/access.js';
+import { countThreadChange, countThreadCreated, countThreadRemoved } from '../metrics/rollups.js';
 import { findUsersByIds } from '../users/users.repository.js';
 import { toUserLeaf } from '../users/user.shape.js';
 import { can } from '../workspaces/permissions.js';
@@ -106,8 +107,8 @@ export async function getThread(ctx: AppContext, scope: WorkspaceScope, threadId
   return toThreadResource(ctx.db.kysely, await getVisibleThreadOrThrow(ctx, scope, threadId), scope.userId);
 }
 
-/** Stores a new thread in the caller's transaction; the caller has checked the agent. */
-export function createThread(
+/** Stores a new thread in the caller's transaction (counted in the metrics rollups); the caller has checked the agent. */
+export async function createThread(
   trx: Executor,
   values: {
     workspaceId: string;
@@ -121,7 +122,7 @@ export function createThread(
   },
 ): Promise<ThreadRow> {
   const at = now();
-  return repo.insertThread(trx, {
+  const row = await repo.insertThread(trx, {
     id: newId(),
     workspace_id: values.workspaceId,
     user_id: values.userId,
@@ -134,6 +135,8 @@ export function createThread(
     created_at: at,
     updated_at: at,
   });
+  await countThreadCreated(trx, row);
+  return row;
 }
 
 /** Names a thread (generate-name); returns the updated row. */
@@ -159,14 +162,16 @@ const trimmedName = (name: string | null | undefined) => (name === undefined || 
 export async function createThreadForCaller(ctx: AppContext, scope: WorkspaceScope, input: CreateThreadInput): Promise<ThreadResource> {
   if (!can(scope.role, 'write')) throw new AppError('FORBIDDEN');
   const agentId = input.agent_uuid ? await runnableAgentId(ctx, scope, input.agent_uuid) : null;
-  const row = await createThread(ctx.db.kysely, {
-    workspaceId: scope.workspaceId,
-    userId: scope.userId,
-    agentId,
-    name: trimmedName(input.name) ?? null,
-    visibility: input.visibility,
-    metadata: input.metadata,
-  });
+  const row = await ctx.db.kysely.transaction().execute((trx) =>
+    createThread(trx, {
+      workspaceId: scope.workspaceId,
+      userId: scope.userId,
+      agentId,
+      name: trimmedName(input.name) ?? null,
+      visibility: input.visibility,
+      metadata: input.metadata,
+    }),
+  );
   return toThreadResource(ctx.db.kysely, row, scope.userId);
 }
 
@@ -182,7 +187,8 @@ export async function updateThread(ctx: AppContext, scope: WorkspaceScope, threa
   }
   if (Object.keys(changes).length === 0) return toThreadResource(db, current, scope.userId);
   changes.updated_at = now();
-  const row = await repo.updateThread(db, scope.workspaceId, threadId, changes);
+  // A new visibility or agent moves what the thread counts in the metrics rollups, in the same transaction.
+  const row = await db.transaction().execute((trx) => countThreadChange(trx, threadId, () => repo.updateThread(trx, scope.workspaceId, threadId, changes)));
   if (!row) throw new AppError('NOT_FOUND');
   return toThreadResource(db, row, scope.userId);
 }
@@ -195,5 +201,9 @@ export async function deleteThread(ctx: AppContext, scope: WorkspaceScope, threa
   // Deleting under a live run would pull its thread away mid-write; cancel it first.
   const active = await findActiveRunOfThread(ctx.db.kysely, scope.workspaceId, thread.id);
   if (active && active.lease_expires_at !== null && active.lease_expires_at > now()) throw new AppError('CONFLICT', `The thread has a run in progress (${active.id}): cancel it first.`);
-  await repo.deleteThread(ctx.db.kysely, scope.workspaceId, threadId);
+  await ctx.db.kysely.transaction().execute(async (trx) => {
+    // What the thread, its messages and its runs counted leaves the metrics rollups with them.
+    await countThreadRemoved(trx, thread.id);
+    await repo.deleteThread(trx, scope.workspaceId, threadId);
+  });
 }

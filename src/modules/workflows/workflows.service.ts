@@ -40,6 +40,7 @@ import type {
   WorkflowSource,
 } from './workflows.schemas.js';
 import type { WorkflowRow } from './workflows.table.js';
+import { countWorkflowRemoved } from '../metrics/rollups.js';
 
 export const SORT_COLUMNS = { name: 'w.name', created_at: 'w.created_at', updated_at: 'w.updated_at' } as const;
 
@@ -351,6 +352,8 @@ export async function deleteWorkflow(ctx: AppContext, scope: WorkspaceScope, id:
       if (settings.error_workflow_uuid !== workflow.id) continue;
       await repo.updateWorkflowSettings(trx, workflow.workspace_id, other.id, toJson({ ...settings, error_workflow_uuid: null }), at);
     }
+    // Its executions' history leaves the metrics rollups with them (docs/architecture.md § Metrics).
+    await countWorkflowRemoved(trx, workflow.workspace_id, workflow.id);
     await repo.deleteWorkflow(trx, workflow.workspace_id, workflow.id);
   });
 }
