@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AppContext } from '../context.js';
 import { NODE_TYPES } from '../engine/nodes/index.js';
@@ -101,14 +102,11 @@ const SAMPLE_TIMEOUT_MS = 1_000;
 /** Unfinished executions of the whole database, each status counted by its own partial index. */
 async function countUnfinished(ctx: AppContext): Promise<Unfinished> {
   const db = ctx.db.kysely;
+  // A literal, not a parameter: SQLite uses a partial index only for a constant it can match.
   const count = (status: (typeof UNFINISHED)[number]) =>
-    db.selectFrom('workflow_executions').where('status', '=', status).select((eb) => eb.fn.countAll<number | string>().as('n'));
+    db.selectFrom('workflow_executions').where('status', '=', sql.lit(status)).select((eb) => eb.fn.countAll<number | string>().as('n'));
   const row = await db
-    .selectNoFrom((eb) => [
-      eb.selectFrom(count('queued').as('q')).select('q.n').as('queued'),
-      eb.selectFrom(count('running').as('r')).select('r.n').as('running'),
-      eb.selectFrom(count('waiting').as('w')).select('w.n').as('waiting'),
-    ])
+    .selectNoFrom([count('queued').as('queued'), count('running').as('running'), count('waiting').as('waiting')])
     .executeTakeFirstOrThrow();
   return { queued: Number(row.queued ?? 0), running: Number(row.running ?? 0), waiting: Number(row.waiting ?? 0) };
 }
