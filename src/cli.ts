@@ -24,6 +24,9 @@ Commands:
                                   with the old key given in ATHENA_ENCRYPTION_KEY_PREVIOUS (see
                                   docs/providers-and-accounts.md); running servers keep working
   keys:generate                   print a new random master key (64 hex characters)
+  metrics:rebuild [--workspace <uuid>]
+                                  recompute the metrics rollups from the stored executions, runs, threads
+                                  and messages (every workspace, or one); see docs/architecture.md
   help                            show this help
 
 Configuration comes from the environment; see README.md.`;
@@ -102,6 +105,7 @@ async function main(argv: string[]): Promise<void> {
       admin: { type: 'boolean', default: false },
       'expires-in-days': { type: 'string' },
       'no-worker': { type: 'boolean', default: false },
+      workspace: { type: 'string' },
     },
     strict: true,
   });
@@ -175,6 +179,23 @@ async function main(argv: string[]): Promise<void> {
     case 'keys:generate': {
       const { randomBytes } = await import('node:crypto');
       process.stdout.write(`${randomBytes(32).toString('hex')}\n`);
+      return;
+    }
+
+    case 'metrics:rebuild': {
+      const { isUuid } = await import('./db/values.js');
+      if (values.workspace !== undefined && !isUuid(values.workspace)) fail('--workspace takes a workspace uuid.');
+      const { rebuildRollups } = await import('./modules/metrics/rebuild.js');
+      const started = performance.now();
+      const rebuilt = await withServer(config, async ({ ctx }) => {
+        const workspaceId = values.workspace?.toLowerCase();
+        if (workspaceId !== undefined && !(await ctx.db.kysely.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst())) {
+          fail(`no workspace has the uuid ${workspaceId}.`);
+        }
+        return rebuildRollups(ctx.db, workspaceId);
+      });
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      process.stdout.write(`Rebuilt the metrics of ${rebuilt.workspaces} workspace${rebuilt.workspaces === 1 ? '' : 's'} in ${seconds} s.\n`);
       return;
     }
 
