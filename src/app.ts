@@ -30,6 +30,7 @@ import { runRoutes } from './modules/runs/runs.routes.js';
 import { executionRoutes } from './modules/executions/executions.routes.js';
 import { workflowTriggerRoutes } from './modules/workflows/triggers.routes.js';
 import { workflowGenerateRoutes } from './modules/workflows/generate.routes.js';
+import { commandRoomRoutes } from './modules/command-room/command-room.routes.js';
 import { metricsRoutes } from './modules/metrics/metrics.routes.js';
 import { redactUrl } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -134,6 +135,7 @@ export async function buildApp(ctx: AppContext, options: BuildAppOptions): Promi
   await app.register(workflowTriggerRoutes(ctx));
   await app.register(executionRoutes(ctx));
   await app.register(workflowGenerateRoutes(ctx));
+  await app.register(commandRoomRoutes(ctx));
   await app.register(metricsRoutes(ctx));
 
   app.setNotFoundHandler((request, reply) => sendAppError(new AppError('NOT_FOUND'), request, reply));

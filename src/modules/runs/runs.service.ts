@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import type { LiveRun, RunEvent, RunEventType } from '../../ai/live-runs.js';
 import type { TurnResult } from '../../ai/tool-loop.js';
 import type { EventSource } from '../../http/sse.js';
+import { runFinished, runStarted } from '../command-room/command-room.follow.js';
 import { countRunChange, countRunEnd } from '../metrics/rollups.js';
 import type { WorkspaceScope } from '../workspaces/workspaces.service.js';
 import type { ModelTarget } from './model-target.js';
@@ -244,6 +245,7 @@ function launch(ctx: AppContext, prepared: PreparedRun, row: RunRow, baseUrl: st
       .catch((error: unknown) => ctx.log.warn({ err: error, run: row.id }, 'could not renew a run lease'));
   }, RENEW_MS);
   renew.unref();
+  runStarted(ctx, row);
   live.emit('run.started', {
     run_uuid: row.id,
     kind: row.kind,
@@ -264,6 +266,7 @@ function launch(ctx: AppContext, prepared: PreparedRun, row: RunRow, baseUrl: st
     }
     try {
       const finished = await finalize(ctx, row, outcome, unexpected, baseUrl);
+      runFinished(ctx, finished.row);
       ctx.metrics.runFinished(prepared.target, finished.row);
       if (finished.stored.status >= 400) live.emit('error', finished.stored.body);
       live.emit('done', finished.resource);

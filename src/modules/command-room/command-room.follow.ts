@@ -1,0 +1,244 @@
+import type { AppContext } from '../../context.js';
+import type { Executor } from '../../db/database.js';
+import { now } from '../../db/values.js';
+import { FINISHED_STATUSES, type ExecutionRow, type ExecutionStatus } from '../executions/executions.table.js';
+import type { RunRow, RunStatus } from '../runs/runs.table.js';
+import { executionFollowState, runFollowState, type FollowState } from './command-room.links.js';
+import * as repo from './command-room.repository.js';
+import { moveInBoard, taskEvent, writeBoard, type BoardEventType } from './command-room.service.js';
+import { commandRoomOf, type CommandRoomRuntime, type FollowEntry } from './command-room.stream.js';
+import type { CommandRoomTaskRow, TaskLinkType } from './command-room.table.js';
+
+/** Progress of a running execution is written at most this often. */
+const PROGRESS_EVERY_MS = 1_000;
+/** How often the maintenance pass re-reads followed runs that may have changed unseen, and prunes the log. */
+const RECONCILE_EVERY_MS = 5_000;
+const PRUNE_EVERY_MS = 60_000;
+/** Events kept: a week, and at most this many per workspace. */
+const EVENT_RETENTION_MS = 7 * 86_400_000;
+const EVENTS_KEPT_PER_WORKSPACE = 10_000;
+const RECONCILE_BATCH = 500;
+
+type ExecutionRef = Pick<ExecutionRow, 'id' | 'workspace_id' | 'workflow_id' | 'created_at'>;
+type RunRef = Pick<RunRow, 'id' | 'workspace_id' | 'thread_id' | 'agent_id' | 'created_at'>;
+
+/**
+ * Hooks the runner and the maintenance pass. The runner tells this process's hooks when a run
+ * starts, after each step and when it settles; whether tasks follow an execution is looked up
+ * once per run start (an indexed `link_id in (execution, workflow)`), so the per-step cost for
+ * executions nobody follows is one map lookup.
+ */
+export function startFollowing(ctx: AppContext, runtime: CommandRoomRuntime): void {
+  const runner = ctx.executions;
+  runner.onProgress((row, nodeRuns, nodeCount) => executionProgress(ctx, runtime, row, nodeRuns, nodeCount));
+  runner.onSettled(async (row, outcome) => {
+    if (outcome.status !== 'stopped') executionSettled(ctx, runtime, row, outcome.status);
+    else runtime.following.delete(row.id);
+  });
+  if (!runner.runsWork) return;
+  let lastReconcile = 0;
+  let lastPrune = 0;
+  runner.addMaintenance(async () => {
+    if (Date.now() - lastReconcile >= RECONCILE_EVERY_MS) {
+      lastReconcile = Date.now();
+      await reconcileFollowers(ctx);
+    }
+    if (Date.now() - lastPrune >= PRUNE_EVERY_MS) {
+      lastPrune = Date.now();
+      await pruneBoardEvents(ctx);
+    }
+  });
+}
+
+function entryFor(ctx: AppContext, runtime: CommandRoomRuntime, id: string, workspaceId: string, linkIds: string[]): FollowEntry {
+  let entry = runtime.following.get(id);
+  if (entry) return entry;
+  const created: FollowEntry = { known: undefined, check: Promise.resolve(false), chain: Promise.resolve(), lastAt: 0, running: false };
+  created.check = repo.anyTaskLinkedTo(ctx.db.kysely, workspaceId, linkIds).then(
+    (found) => {
+      created.known ??= found;
+      return created.known;
+    },
+    (error: unknown) => {
+      ctx.log.warn({ err: error, run: id }, 'could not look up command room tasks following a run');
+      return (created.known ??= false);
+    },
+  );
+  runtime.following.set(id, (entry = created));
+  return entry;
+}
+
+/** Runs `update` after the run's earlier updates, if tasks follow it; failures are logged. */
+function enqueue(ctx: AppContext, entry: FollowEntry, update: () => Promise<void>): void {
+  entry.chain = entry.chain
+    .then(async () => {
+      if (await entry.check) await update();
+    })
+    .catch((error: unknown) => ctx.log.warn({ err: error }, 'a command room task could not follow its run'));
+}
+
+function percent(nodeRuns: number, nodeCount: number): number {
+  if (nodeCount <= 0) return 0;
+  // 100 only once it has ended.
+  return Math.min(99, Math.round((100 * nodeRuns) / nodeCount));
+}
+
+function executionProgress(ctx: AppContext, runtime: CommandRoomRuntime, row: ExecutionRow, nodeRuns: number, nodeCount: number): void {
+  const entry = entryFor(ctx, runtime, row.id, row.workspace_id, [row.id, row.workflow_id]);
+  if (entry.known === false) return;
+  const progress = percent(nodeRuns, nodeCount);
+  if (!entry.running) {
+    // The run started: a status change, written at once.
+    entry.running = true;
+    entry.lastAt = Date.now();
+    enqueue(ctx, entry, () => applyExecution(ctx, row, 'running', progress));
+    return;
+  }
+  entry.latest = progress;
+  if (entry.timer) return;
+  const wait = Math.max(0, entry.lastAt + PROGRESS_EVERY_MS - Date.now());
+  entry.timer = setTimeout(() => {
+    entry.timer = undefined;
+    entry.lastAt = Date.now();
+    const latest = entry.latest;
+    entry.latest = undefined;
+    if (latest !== undefined && entry.running) enqueue(ctx, entry, () => applyExecution(ctx, row, 'running', latest));
+  }, wait);
+  entry.timer.unref();
+}
+
+function executionSettled(ctx: AppContext, runtime: CommandRoomRuntime, row: ExecutionRow, status: ExecutionStatus): void {
+  const entry = runtime.following.get(row.id);
+  if (!entry) return;
+  clearTimeout(entry.timer);
+  entry.timer = undefined;
+  entry.running = false;
+  // A parked execution goes on later (here or elsewhere), which looks its followers up again.
+  runtime.following.delete(row.id);
+  if (entry.known === false) return;
+  enqueue(ctx, entry, () => applyExecution(ctx, row, status));
+}
+
+/** An agent or thread run started in this process (runs.service calls it). */
+export function runStarted(ctx: AppContext, run: RunRef): void {
+  const links = [run.thread_id, run.agent_id].filter((id): id is string => id !== null);
+  if (links.length === 0) return;
+  const runtime = commandRoomOf(ctx);
+  const entry = entryFor(ctx, runtime, run.id, run.workspace_id, links);
+  entry.running = true;
+  enqueue(ctx, entry, () => applyRun(ctx, run, 'running'));
+}
+
+/** An agent or thread run ended and its end is stored (runs.service calls it). */
+export function runFinished(ctx: AppContext, run: RunRef & { status: RunStatus }): void {
+  const runtime = commandRoomOf(ctx);
+  const entry = runtime.following.get(run.id);
+  if (!entry) return;
+  runtime.following.delete(run.id);
+  enqueue(ctx, entry, () => applyRun(ctx, run, run.status));
+}
+
+/**
+ * Whether a task follows this run: one linked to the execution itself always; one linked to the
+ * workflow, agent or thread follows the newest of its runs started since the link was made
+ * (ids are UUID v7, so a newer run's id sorts after an older one's).
+ */
+function follows(task: CommandRoomTaskRow, runId: string, createdAt: string): boolean {
+  if (task.link_type === 'execution') return task.link_id === runId;
+  if (task.followed_id === runId) return true;
+  if (task.followed_id !== null) return runId > task.followed_id;
+  return task.linked_at === null || createdAt >= task.linked_at;
+}
+
+async function applyToFollowers(
+  ctx: AppContext,
+  workspaceId: string,
+  links: Array<{ type: TaskLinkType; id: string }>,
+  run: { id: string; created_at: string },
+  stateOf: (trx: Executor) => Promise<FollowState>,
+): Promise<void> {
+  await writeBoard(ctx, workspaceId, async (trx, emit) => {
+    const tasks = (await repo.findTasksLinkedTo(trx, workspaceId, links)).filter((task) => follows(task, run.id, run.created_at));
+    if (tasks.length === 0) return;
+    const state = await stateOf(trx);
+    for (const task of tasks) {
+      // Read again: an earlier task's move may have shifted this one.
+      const current = await repo.findTask(trx, workspaceId, task.id);
+      if (!current) continue;
+      const changes: Parameters<typeof repo.updateTask>[3] = {};
+      if (current.followed_id !== state.followedId) changes.followed_id = state.followedId;
+      if (current.followed_status !== state.followedStatus) changes.followed_status = state.followedStatus;
+      const progress = state.progress === undefined ? (current.progress ?? 0) : state.progress;
+      if (progress !== current.progress) changes.progress = progress;
+      if (state.status !== current.status) {
+        changes.position = await moveInBoard(trx, current, state.status, undefined);
+        changes.status = state.status;
+      }
+      if (Object.keys(changes).length === 0) continue;
+      changes.updated_at = now();
+      const row = await repo.updateTask(trx, workspaceId, current.id, changes);
+      const type: BoardEventType = changes.status !== undefined ? 'task.moved' : 'task.updated';
+      emit((await taskEvent(trx, type, row)).event);
+    }
+  });
+}
+
+/** Applies an execution's status (and progress) to the tasks that follow it. */
+export async function applyExecution(ctx: AppContext, execution: ExecutionRef, status: ExecutionStatus, progress?: number): Promise<void> {
+  await applyToFollowers(
+    ctx,
+    execution.workspace_id,
+    [
+      { type: 'execution', id: execution.id },
+      { type: 'workflow', id: execution.workflow_id },
+    ],
+    execution,
+    async (trx) => {
+      // An ended execution stays ended: a late update from an earlier moment does not undo it.
+      const stored = await trx.selectFrom('workflow_executions').select('status').where('id', '=', execution.id).executeTakeFirst();
+      const effective = stored && FINISHED_STATUSES.includes(stored.status) ? stored.status : status;
+      return executionFollowState(execution.id, effective, effective === status ? progress : undefined);
+    },
+  );
+}
+
+/** Applies an agent or thread run's status to the tasks that follow it. */
+export async function applyRun(ctx: AppContext, run: RunRef, status: RunStatus): Promise<void> {
+  const links: Array<{ type: TaskLinkType; id: string }> = [];
+  if (run.thread_id) links.push({ type: 'thread', id: run.thread_id });
+  if (run.agent_id) links.push({ type: 'agent', id: run.agent_id });
+  await applyToFollowers(ctx, run.workspace_id, links, run, async (trx) => {
+    const stored = await trx.selectFrom('runs').select('status').where('id', '=', run.id).executeTakeFirst();
+    const effective = stored && stored.status !== 'running' && stored.status !== 'queued' ? stored.status : status;
+    return runFollowState(run.id, effective);
+  });
+}
+
+/**
+ * The safety net: tasks whose followed execution or run is still in progress as far as the
+ * task knows are compared with the stored status, which catches what no hook here saw (a
+ * cancel, a run in another process that ended before it knew of a new link, a dead process).
+ */
+export async function reconcileFollowers(ctx: AppContext): Promise<void> {
+  const db = ctx.db.kysely;
+  const tasks = await repo.findActiveFollowers(db, RECONCILE_BATCH);
+  if (tasks.length === 0) return;
+  const ids = [...new Set(tasks.map((t) => t.followed_id!))];
+  const executions = await db.selectFrom('workflow_executions').select(['id', 'workspace_id', 'workflow_id', 'created_at', 'status']).where('id', 'in', ids).execute();
+  const runs = await db.selectFrom('runs').select(['id', 'workspace_id', 'thread_id', 'agent_id', 'created_at', 'status', 'lease_expires_at']).where('id', 'in', ids).execute();
+  const byId = new Map(tasks.map((t) => [t.followed_id!, t.followed_status]));
+  const running = commandRoomOf(ctx).following;
+  for (const execution of executions) {
+    if (execution.status === byId.get(execution.id) || running.has(execution.id)) continue;
+    await applyExecution(ctx, execution, execution.status);
+  }
+  for (const run of runs) {
+    if (run.status === byId.get(run.id) || running.has(run.id)) continue;
+    await applyRun(ctx, run, run.status);
+  }
+}
+
+/** Drops events older than a week, and all but the newest 10,000 of each workspace. */
+export async function pruneBoardEvents(ctx: AppContext, at: Date = new Date()): Promise<number> {
+  return repo.pruneEvents(ctx.db.kysely, new Date(at.getTime() - EVENT_RETENTION_MS).toISOString(), EVENTS_KEPT_PER_WORKSPACE, 500);
+}
