@@ -1,5 +1,4 @@
 import type { AppContext } from '../../context.js';
-import type { Executor } from '../../db/database.js';
 import { now } from '../../db/values.js';
 import { FINISHED_STATUSES, type ExecutionRow, type ExecutionStatus } from '../executions/executions.table.js';
 import type { RunRow, RunStatus } from '../runs/runs.table.js';
@@ -116,7 +115,9 @@ function executionSettled(ctx: AppContext, runtime: CommandRoomRuntime, row: Exe
   // A parked execution goes on later (here or elsewhere), which looks its followers up again.
   runtime.following.delete(row.id);
   if (entry.known === false) return;
-  enqueue(ctx, entry, () => applyExecution(ctx, row, status));
+  // A parked execution shows how far it got; the throttled progress not yet written goes with it.
+  const progress = status === 'waiting' ? entry.latest : undefined;
+  enqueue(ctx, entry, () => applyExecution(ctx, row, status, progress));
 }
 
 /** An agent or thread run started in this process (runs.service calls it). */
@@ -155,16 +156,17 @@ async function applyToFollowers(
   workspaceId: string,
   links: Array<{ type: TaskLinkType; id: string }>,
   run: { id: string; created_at: string },
-  stateOf: (trx: Executor) => Promise<FollowState>,
+  state: FollowState,
 ): Promise<void> {
   await writeBoard(ctx, workspaceId, async (trx, emit) => {
     const tasks = (await repo.findTasksLinkedTo(trx, workspaceId, links)).filter((task) => follows(task, run.id, run.created_at));
-    if (tasks.length === 0) return;
-    const state = await stateOf(trx);
     for (const task of tasks) {
       // Read again: an earlier task's move may have shifted this one.
       const current = await repo.findTask(trx, workspaceId, task.id);
       if (!current) continue;
+      // Updates of one run arrive in order from the process running it; one from a process that
+      // ran it earlier (before a wait) may land late, and must not undo its end.
+      if (current.followed_id === state.followedId && ENDED.has(current.followed_status ?? '') && !ENDED.has(state.followedStatus)) continue;
       const changes: Parameters<typeof repo.updateTask>[3] = {};
       if (current.followed_id !== state.followedId) changes.followed_id = state.followedId;
       if (current.followed_status !== state.followedStatus) changes.followed_status = state.followedStatus;
@@ -183,6 +185,8 @@ async function applyToFollowers(
   });
 }
 
+const ENDED = new Set<string>([...FINISHED_STATUSES, 'completed', 'incomplete', 'cancelled']);
+
 /** Applies an execution's status (and progress) to the tasks that follow it. */
 export async function applyExecution(ctx: AppContext, execution: ExecutionRef, status: ExecutionStatus, progress?: number): Promise<void> {
   await applyToFollowers(
@@ -193,12 +197,7 @@ export async function applyExecution(ctx: AppContext, execution: ExecutionRef, s
       { type: 'workflow', id: execution.workflow_id },
     ],
     execution,
-    async (trx) => {
-      // An ended execution stays ended: a late update from an earlier moment does not undo it.
-      const stored = await trx.selectFrom('workflow_executions').select('status').where('id', '=', execution.id).executeTakeFirst();
-      const effective = stored && FINISHED_STATUSES.includes(stored.status) ? stored.status : status;
-      return executionFollowState(execution.id, effective, effective === status ? progress : undefined);
-    },
+    executionFollowState(execution.id, status, progress),
   );
 }
 
@@ -207,11 +206,7 @@ export async function applyRun(ctx: AppContext, run: RunRef, status: RunStatus):
   const links: Array<{ type: TaskLinkType; id: string }> = [];
   if (run.thread_id) links.push({ type: 'thread', id: run.thread_id });
   if (run.agent_id) links.push({ type: 'agent', id: run.agent_id });
-  await applyToFollowers(ctx, run.workspace_id, links, run, async (trx) => {
-    const stored = await trx.selectFrom('runs').select('status').where('id', '=', run.id).executeTakeFirst();
-    const effective = stored && stored.status !== 'running' && stored.status !== 'queued' ? stored.status : status;
-    return runFollowState(run.id, effective);
-  });
+  await applyToFollowers(ctx, run.workspace_id, links, run, runFollowState(run.id, status));
 }
 
 /**
