@@ -4,7 +4,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../../src/config.js';
-import { createDb, type Db } from '../../src/db/database.js';
+import { createDb } from '../../src/db/database.js';
+import { rebuildRollups } from '../../src/modules/metrics/rebuild.js';
 import { ADMIN, BENCH_DATABASE_URL, api, dropSchema, signInAdmin, startAthena, type AthenaStorage, type BenchDialect } from './harness.js';
 
 /**
@@ -78,7 +79,7 @@ export interface MetricsDataset {
     setupMs: number;
     executionsInsertMs: number;
     conversationsInsertMs: number;
-    /** `rebuildRollups` over the whole workspace; null until the checkout has it. */
+    /** `rebuildRollups` over the whole workspace; null when generated before the checkout had it. */
     rollupsMs: number | null;
     /** ANALYZE on PostgreSQL (what autovacuum does after a bulk load); checkpoint on SQLite. */
     finishMs: number;
@@ -137,33 +138,15 @@ export async function dropMetricsDataset(dialect: BenchDialect): Promise<void> {
   fs.rmSync(datasetDir(dialect), { recursive: true, force: true });
 }
 
-/** `rebuildRollups` of src/modules/metrics/rollups.ts, looked up at run time. */
-async function loadRebuildRollups(): Promise<((db: Db, workspaceId?: string) => Promise<unknown>) | undefined> {
-  const specifier = '../../src/modules/metrics/rollups.js';
-  try {
-    const module = (await import(specifier)) as { rebuildRollups?: (db: Db, workspaceId?: string) => Promise<unknown> };
-    return module.rebuildRollups;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw error;
-  }
-}
-
 /**
- * The rollups, recomputed from the raw rows through Athena's own `rebuildRollups`, timed; null
- * when this checkout has none yet (the data set is then kept without them, and rebuilt later).
+ * The rollups, recomputed from the raw rows through Athena's own `rebuildRollups`, timed.
  */
 async function rebuildDatasetRollups(
   dialect: BenchDialect,
   storage: AthenaStorage,
   workspaceId: string,
   log: (m: string) => void,
-): Promise<{ ms: number; rows: Record<string, number> } | null> {
-  const rebuildRollups = await loadRebuildRollups();
-  if (!rebuildRollups) {
-    log('metrics data: src/modules/metrics/rollups.ts has no rebuildRollups yet: rollups left empty');
-    return null;
-  }
+): Promise<{ ms: number; rows: Record<string, number> }> {
   const config = loadConfig({
     ATHENA_DATA_DIR: storage.dataDir,
     ...(dialect === 'postgres' ? { DATABASE_URL: BENCH_DATABASE_URL, ATHENA_DATABASE_SCHEMA: storage.schema } : {}),
@@ -684,13 +667,12 @@ export async function ensureMetricsDataset(
     const cached = await cachedDataset(dialect, spec);
     if (cached) {
       log(`metrics data (${dialect}): reusing the data set generated ${cached.generatedAt} (${datasetDir(dialect)})`);
+      // Generated before this checkout had rebuildRollups: the rollups are filled now.
       if (cached.timings.rollupsMs === null) {
         const rollups = await rebuildDatasetRollups(dialect, cached.storage, cached.workspaceId, log);
-        if (rollups) {
-          cached.timings.rollupsMs = rollups.ms;
-          cached.rollupRows = rollups.rows;
-          fs.writeFileSync(manifestPath(dialect), `${JSON.stringify(cached, null, 2)}\n`);
-        }
+        cached.timings.rollupsMs = rollups.ms;
+        cached.rollupRows = rollups.rows;
+        fs.writeFileSync(manifestPath(dialect), `${JSON.stringify(cached, null, 2)}\n`);
       }
       return { dataset: cached, cached: true };
     }
@@ -762,11 +744,11 @@ export async function ensureMetricsDataset(
       setupMs: Math.round(setupMs),
       executionsInsertMs: Math.round(executionsInsertMs),
       conversationsInsertMs: Math.round(conversationsInsertMs),
-      rollupsMs: rollups?.ms ?? null,
+      rollupsMs: rollups.ms,
       finishMs: Math.round(finishMs),
       totalMs: Math.round(performance.now() - began),
     },
-    rollupRows: rollups?.rows ?? {},
+    rollupRows: rollups.rows,
     sizeMb,
   };
   fs.writeFileSync(manifestPath(dialect), `${JSON.stringify(dataset, null, 2)}\n`);

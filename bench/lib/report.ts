@@ -197,7 +197,102 @@ export interface SoakResult {
   notes: string[];
 }
 
-type AnyResult = ScenarioResult | TtftResult | StreamsResult | BaselineResult | WorkflowLoadResult | EnginePerNodeResult | SoakResult;
+/** A request timed alone, again and again on one keep-alive connection. */
+export interface SequentialRun {
+  endpoint: string;
+  as: 'admin' | 'member';
+  timezone: string;
+  requests: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** 1 ÷ mean latency. */
+  rps: number;
+  errors: number;
+  buckets?: number;
+}
+
+export interface MetricsDialectResult {
+  dataset: {
+    cached: boolean;
+    generatedAt: string;
+    counts: { executions: number; threads: number; privateThreads: number; messages: number; runs: number; feedback: number };
+    timings: { setupMs: number; executionsInsertMs: number; conversationsInsertMs: number; rollupsMs: number | null; finishMs: number; totalMs: number };
+    rollupRows: Record<string, number>;
+    sizeMb: number;
+  };
+  /** `GET /api/v1/user`, the floor. */
+  baseline: SequentialRun;
+  runs: SequentialRun[];
+  /** autocannon runs by endpoint (`user` the floor). */
+  throughput: Record<string, LoadResult>;
+  checks: string[];
+  rssAfterMb: number;
+}
+
+/** The metrics endpoints' series over a large generated workspace. */
+export interface MetricsSeriesResult {
+  kind: 'metrics-series';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  maxP95Ms: number;
+  loadConnections: number;
+  notes: string[];
+  dialects: Partial<Record<BenchDialect, MetricsDialectResult>>;
+}
+
+/** Board changes fanned out to `clients` streams. */
+export interface FanoutRun {
+  clients: number;
+  changes: number;
+  intervalMs: number;
+  connectMs: number;
+  /** Streams that received the warm-up change. */
+  live: number;
+  expected: number;
+  delivered: number;
+  missed: number;
+  outOfOrder: number;
+  duplicates: number;
+  /** Frames of other events that carried an already delivered change's title. */
+  otherFrames: number;
+  brokenStreams: number;
+  putErrors: number;
+  /** From the PUT being sent to the frame's arrival, over (client, change) pairs. */
+  delay: Percentiles;
+  /** From the PUT's answer to the frame's arrival. */
+  delayAfterAck: Percentiles;
+  put: Percentiles;
+  serverCpuMsPerChange: number;
+  rssMb: number;
+}
+
+export interface CommandRoomStreamResult {
+  kind: 'command-room-stream';
+  id: string;
+  issue: number;
+  title: string;
+  runAt: string;
+  machine: string;
+  maxP99Ms: number;
+  notes: string[];
+  dialects: Partial<Record<BenchDialect, { runs: FanoutRun[]; rssAfterMb: number }>>;
+}
+
+type AnyResult =
+  | CommandRoomStreamResult
+  | ScenarioResult
+  | TtftResult
+  | StreamsResult
+  | BaselineResult
+  | WorkflowLoadResult
+  | EnginePerNodeResult
+  | SoakResult
+  | MetricsSeriesResult;
 
 /** Within an issue: throughput tables, time to first token, concurrent streams, then the workflow engine's. */
 const KIND_ORDER: Record<NonNullable<AnyResult['kind']>, number> = {
@@ -208,6 +303,8 @@ const KIND_ORDER: Record<NonNullable<AnyResult['kind']>, number> = {
   'workflow-load': 4,
   'engine-per-node': 5,
   soak: 6,
+  'metrics-series': 7,
+  'command-room-stream': 8,
 };
 
 export interface StartupResult {
@@ -444,8 +541,105 @@ function renderSoak(result: SoakResult): string {
   return lines.join('\n');
 }
 
+const seconds = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(1)} s`);
+
+function renderMetricsSeries(result: MetricsSeriesResult): string {
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `Target: a 90-day daily series under ${result.maxP95Ms} ms at p95, on SQLite and PostgreSQL. Floor: \`GET /api/v1/user\` (authenticated, no query) on the same server and connection, same run. ${measuredAt(result.runAt)}`,
+    '',
+    '| storage | endpoint | caller | time zone | requests | p50 ms | p95 ms | p99 ms | max ms | req/s, one at a time | target |',
+    '|---|---|---|---|---:|---:|---:|---:|---:|---:|:---:|',
+  ];
+  const fixed = (n: number) => n.toFixed(1);
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    const b = data.baseline;
+    lines.push(`| ${storageName(dialect)} | floor: \`GET /api/v1/user\` | owner | – | ${b.requests} | ${fixed(b.p50)} | ${fixed(b.p95)} | ${fixed(b.p99)} | ${fixed(b.max)} | ${count(b.rps)} | |`);
+    for (const run of data.runs) {
+      lines.push(
+        `| ${storageName(dialect)} | \`${run.endpoint}\` | ${run.as === 'admin' ? 'owner' : 'member'} | ${run.timezone} | ${run.requests} | ${fixed(run.p50)} | ${fixed(run.p95)} | ${fixed(run.p99)} | ${fixed(run.max)} | ${count(run.rps)} | ${verdict(run.errors === 0 && run.p95 < result.maxP95Ms)} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    `Throughput, owner, UTC, autocannon at c=${result.loadConnections}:`,
+    '',
+    '| storage | endpoint | req/s | share of the floor | p50 ms | p99 ms | non-2xx / errors |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  );
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    const floor = data.throughput.user;
+    for (const [endpoint, run] of Object.entries(data.throughput)) {
+      const share = floor && endpoint !== 'user' ? `${Math.round((run.rps / floor.rps) * 100)}%` : '–';
+      lines.push(`| ${storageName(dialect)} | ${endpoint === 'user' ? 'floor: `GET /api/v1/user`' : `\`${endpoint}\``} | ${count(run.rps)} | ${share} | ${run.p50} | ${run.p99} | ${run.non2xx} / ${run.errors} |`);
+    }
+    lines.push(`| ${storageName(dialect)} | | RSS after: ${data.rssAfterMb} MB | | | | |`);
+  }
+  lines.push(
+    '',
+    'The data set, and what generating it took (`node --import tsx bench/generate-metrics-data.ts`):',
+    '',
+    '| storage | executions | messages | threads (private) | agent runs | feedback | setup through the API | raw executions | raw threads, messages, runs | `rebuildRollups` | rollup rows | size | reused from an earlier run |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  );
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    const d = data.dataset;
+    const rollupRows = Object.values(d.rollupRows).reduce((a, b) => a + b, 0);
+    lines.push(
+      `| ${storageName(dialect)} | ${count(d.counts.executions)} | ${count(d.counts.messages)} | ${count(d.counts.threads)} (${count(d.counts.privateThreads)}) | ${count(d.counts.runs)} | ${count(d.counts.feedback)} | ${seconds(d.timings.setupMs)} | ${seconds(d.timings.executionsInsertMs)} | ${seconds(d.timings.conversationsInsertMs)} | ${seconds(d.timings.rollupsMs)} | ${count(rollupRows)} | ${count(Math.round(d.sizeMb))} MB | ${d.cached ? `yes (generated ${d.generatedAt.slice(0, 16).replace('T', ' ')} UTC)` : 'no'} |`,
+    );
+  }
+  const notes = [...result.notes];
+  for (const [dialect, data] of Object.entries(result.dialects)) for (const check of data?.checks ?? []) notes.push(`${storageName(dialect)}: ${check}`);
+  lines.push('', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function renderCommandRoomStream(result: CommandRoomStreamResult): string {
+  const lines = [
+    `### ${result.title} (issue #${result.issue})`,
+    '',
+    `Target: with 500 clients connected, a change reaches them within ${result.maxP99Ms} ms at p99. Floor: the same changes to 1 client, on the same server, same run. ${measuredAt(result.runAt)}`,
+    '',
+    '| storage | clients | delay p50 / p95 / p99 / max ms | after its answer p50 / p99 ms | PUT p50 / p99 ms | delivered | missed | out of order / duplicates | server CPU per change | RSS | target |',
+    '|---|---:|---|---|---|---:|---:|---:|---:|---:|:---:|',
+  ];
+  const ms = (n: number) => n.toFixed(1);
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    if (!data) continue;
+    for (const run of data.runs) {
+      const ok = run.clients >= 500 ? run.delay.p99 < result.maxP99Ms && run.missed === 0 && run.outOfOrder === 0 && run.duplicates === 0 && run.putErrors === 0 : undefined;
+      lines.push(
+        `| ${storageName(dialect)} | ${count(run.clients)} | ${ms(run.delay.p50)} / ${ms(run.delay.p95)} / ${ms(run.delay.p99)} / ${ms(run.delay.max)} | ${ms(run.delayAfterAck.p50)} / ${ms(run.delayAfterAck.p99)} | ${ms(run.put.p50)} / ${ms(run.put.p99)} | ${count(run.delivered)} / ${count(run.expected)} | ${count(run.missed)} | ${run.outOfOrder} / ${run.duplicates} | ${run.serverCpuMsPerChange} ms | ${run.rssMb} MB | ${verdict(ok)} |`,
+      );
+    }
+  }
+  const notes = [...result.notes];
+  for (const [dialect, data] of Object.entries(result.dialects)) {
+    for (const run of data?.runs ?? []) {
+      const extra: string[] = [];
+      if (run.live < run.clients) extra.push(`only ${run.live} of ${run.clients} streams were live before the first change`);
+      if (run.brokenStreams) extra.push(`${run.brokenStreams} streams broke`);
+      if (run.putErrors) extra.push(`${run.putErrors} PUTs failed`);
+      if (run.otherFrames) extra.push(`${count(run.otherFrames)} other frames carried an earlier change's title`);
+      notes.push(`${storageName(dialect)}, ${run.clients} client${run.clients === 1 ? '' : 's'}: connected in ${count(run.connectMs)} ms${extra.length ? `; ${extra.join('; ')}` : ''}.`);
+    }
+  }
+  lines.push('', ...notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
 function renderResult(result: AnyResult, others: Map<string, ScenarioResult>): string {
   switch (result.kind) {
+    case 'command-room-stream':
+      return renderCommandRoomStream(result);
+    case 'metrics-series':
+      return renderMetricsSeries(result);
     case 'ttft':
       return renderTtft(result);
     case 'streams':
