@@ -59,11 +59,38 @@ export function providerLabel(target: ProviderOfRun): string {
   }
 }
 
-/** Seconds between two ISO timestamps (a step's start and end); 0 when unreadable. */
-function secondsBetween(startedAt: string, finishedAt: string): number {
-  const ms = Date.parse(finishedAt) - Date.parse(startedAt);
+/**
+ * Seconds between two ISO timestamps as the engine writes them (`2026-12-03T18:00:00.000Z`); 0
+ * when the end is not after the start. Same minute (nearly every node run): read from the
+ * digits, which costs a fraction of two Date.parse calls on this per-node path.
+ */
+export function secondsBetween(startedAt: string, finishedAt: string): number {
+  let ms: number;
+  if (startedAt.length === 24 && finishedAt.length === 24 && sameMinute(startedAt, finishedAt)) {
+    ms = msOfMinute(finishedAt) - msOfMinute(startedAt);
+  } else {
+    ms = Date.parse(finishedAt) - Date.parse(startedAt);
+  }
   return ms > 0 ? ms / 1000 : 0;
 }
+
+function sameMinute(a: string, b: string): boolean {
+  for (let i = 0; i < 17; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
+  return true;
+}
+
+/** `ss.mmm` of `…T hh:mm:ss.mmmZ` in milliseconds (NaN when they are not digits). */
+function msOfMinute(iso: string): number {
+  let ms = 0;
+  for (const i of MS_DIGITS) {
+    const digit = iso.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return NaN;
+    ms = ms * 10 + digit;
+  }
+  return ms;
+}
+
+const MS_DIGITS = [17, 18, 20, 21, 22];
 
 /**
  * A value read on scrape, kept for `ttlMs` so a burst of scrapes costs one read. A read that

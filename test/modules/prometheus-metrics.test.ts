@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queuePrefix } from '../../src/jobs/queue.js';
 import { EXECUTIONS_QUEUE } from '../../src/jobs/registry.js';
+import { providerLabel, secondsBetween } from '../../src/observability/runtime-metrics.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
 import { GPT_4O_MINI, PROVIDERS, connectModelAccount, eventually } from '../helpers/ai.js';
 import { DIALECTS } from '../helpers/databases.js';
@@ -280,6 +281,33 @@ describe.each(DIALECTS)('queued executions in embedded mode on %s', (dialect) =>
     });
     expect(s.value('athena_queue_depth', { queue: 'embedded' })).toBe(3);
     expect(s.value('athena_workflow_executions', { status: 'running' })).toBe(0);
+  });
+});
+
+describe('label and duration helpers', () => {
+  it('reads step durations from ISO timestamps, within a minute and across minutes, days and years', () => {
+    expect(secondsBetween('2026-12-03T18:00:01.250Z', '2026-12-03T18:00:03.000Z')).toBe(1.75);
+    expect(secondsBetween('2026-12-03T18:00:59.990Z', '2026-12-03T18:01:00.005Z')).toBeCloseTo(0.015, 9);
+    expect(secondsBetween('2026-12-31T23:59:59.900Z', '2027-01-01T00:00:00.100Z')).toBeCloseTo(0.2, 9);
+    expect(secondsBetween('2026-12-03T18:00:00.000Z', '2026-12-03T18:00:00.000Z')).toBe(0);
+    // A clock that went back, or something unreadable, is 0, never negative or NaN.
+    expect(secondsBetween('2026-12-03T18:00:02.000Z', '2026-12-03T18:00:01.000Z')).toBe(0);
+    expect(secondsBetween('not a time', '2026-12-03T18:00:01.000Z')).toBe(0);
+    expect(secondsBetween('2026-12-03T18:00:xx.000Z', '2026-12-03T18:00:01.000Z')).toBe(0);
+  });
+
+  it('names a provider by the official slug or the custom provider’s driver', () => {
+    const custom = (slug: string, api: string) => providerLabel({ api, provider: { slug, workspace_id: 'w' } });
+    expect(providerLabel({ api: 'openai', provider: { slug: 'deepseek', workspace_id: null } })).toBe('deepseek');
+    expect(providerLabel({ api: 'gemini', provider: { slug: 'google-gemini', workspace_id: null } })).toBe('google-gemini');
+    expect(custom('my-vllm', 'openai')).toBe('openai-compatible');
+    expect(custom('groq', 'openai')).toBe('groq');
+    expect(custom('claude-proxy', 'anthropic')).toBe('anthropic');
+    expect(custom('gem', 'gemini')).toBe('google-gemini');
+    expect(custom('box', 'ollama')).toBe('ollama');
+    expect(custom('odd', 'smoke-signals')).toBe('other');
+    // An official-looking slug on a custom provider is still its driver.
+    expect(custom('deepseek', 'openai')).toBe('openai-compatible');
   });
 });
 
