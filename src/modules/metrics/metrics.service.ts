@@ -11,10 +11,8 @@ import {
   TooManyBucketsError,
   bucketBoundaries,
   bucketIndexOf,
-  bucketIndexer,
   durationPercentile,
   isValidTimeZone,
-  rollupRangeOf,
   type Interval,
 } from './buckets.js';
 import * as repo from './metrics.repository.js';
@@ -100,11 +98,9 @@ type Totals<C extends string> = Record<C, number>;
 /** Per bucket of the range, the sums of `counters` over the rows (subtracted rows negative). */
 function fold<C extends string>(range: MetricsRange, counters: readonly C[], rows: RollupSums<C>[]): Totals<C>[] {
   const buckets = Array.from({ length: range.boundaries.length - 1 }, () => zeros(counters));
-  const indexOf = bucketIndexer(range.boundaries);
   for (const row of rows) {
-    const i = indexOf(row.bucket);
-    if (i < 0) continue;
-    const bucket = buckets[i]!;
+    const bucket = buckets[row.slot];
+    if (!bucket) continue;
     for (const c of counters) bucket[c] += row.sign * row[c];
   }
   return buckets;
@@ -127,6 +123,13 @@ const count = (value: number) => Math.max(0, Math.round(value));
 const money = (value: number) => Math.max(0, Math.round(value * 1e6) / 1e6);
 const ratio = (value: number) => Math.round(value * 1e4) / 1e4;
 
+/**
+ * Per bucket, the sums of `counters` over the added dimensions minus the subtracted ones. Two
+ * statements: the added rows with every counter, then the subtracted rows with only the
+ * counters that were not zero over the range (a hidden resource's counts are part of the
+ * workspace's, so the others are zero for it too): execution duration classes outside the
+ * workspace's usual range are not read twice.
+ */
 async function readSeries<S extends SeriesName, C extends CounterOf<S>>(
   ctx: AppContext,
   scope: WorkspaceScope,
@@ -135,8 +138,16 @@ async function readSeries<S extends SeriesName, C extends CounterOf<S>>(
   counters: readonly C[],
   dims: { add: readonly string[]; subtract: readonly string[]; owners: readonly number[] },
 ): Promise<Totals<C>[]> {
-  const { first, end } = rollupRangeOf(range.boundaries);
-  const rows = await repo.sumRollups(ctx.db.kysely, series, counters, { workspaceId: scope.workspaceId, ...dims, first, end });
+  const db = ctx.db.kysely;
+  const keys = { workspaceId: scope.workspaceId, owners: dims.owners, boundaries: range.boundaries, subtract: [] };
+  const rows = await repo.sumRollups(db, series, counters, { ...keys, add: dims.add });
+  if (dims.subtract.length > 0) {
+    const present = counters.filter((c) => rows.some((row) => row[c] !== 0));
+    if (present.length > 0) {
+      const hidden = await repo.sumRollups(db, series, present, { ...keys, add: dims.subtract });
+      for (const row of hidden) rows.push({ ...zeros(counters), ...row, sign: -1 });
+    }
+  }
   return fold(range, counters, rows);
 }
 
