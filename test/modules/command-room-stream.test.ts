@@ -238,6 +238,7 @@ describe.each(DIALECTS)('the command room stream on %s', (dialect) => {
       const agent = await createAgent(t, w.member.token, { name: 'Runner', llm_uuid: GPT_4O_MINI, account_uuid: account, visibility: 'workspace' }, { 'x-workspace-id': w.workspaceId });
       const thread = await w.call(w.member, { method: 'POST', url: '/api/v1/threads', body: { agent_uuid: agent.uuid, name: 'Talk', visibility: 'workspace' } });
       const linked = await create({ title: 'Answer the customer', link: { type: 'thread', uuid: thread.body.data.uuid } });
+      const byAgent = await create({ title: 'Everything the runner does', link: { type: 'agent', uuid: agent.uuid } });
       const stream = connect(w.viewer, { 'last-event-id': String(await lastEventId()) });
       openai.script([{ text: 'Done, thanks.' }]);
       const run = await w.call(w.member, { method: 'POST', url: `/api/v1/threads/${thread.body.data.uuid}/run`, body: { content: 'Please help' } });
@@ -246,6 +247,9 @@ describe.each(DIALECTS)('the command room stream on %s', (dialect) => {
       expect(await task(linked.uuid)).toMatchObject({ status: 'done', progress: 100, link: { type: 'thread', name: 'Talk', status: 'completed' } });
       await waitFor(stream, 1, (e) => e.data.uuid === linked.uuid && e.data.status === 'done');
       expect(statusesOf(stream, linked.uuid)).toEqual(['in_progress', 'done']);
+      // The agent's task followed the same run.
+      await eventually(async () => (await task(byAgent.uuid)).status === 'done' || undefined, 10_000);
+      expect(await task(byAgent.uuid)).toMatchObject({ progress: 100, link: { type: 'agent', name: 'Runner', status: 'completed' } });
       stream.drop();
     });
   });

@@ -29,6 +29,7 @@ type RunRef = Pick<RunRow, 'id' | 'workspace_id' | 'thread_id' | 'agent_id' | 'c
  */
 export function startFollowing(ctx: AppContext, runtime: CommandRoomRuntime): void {
   const runner = ctx.executions;
+  void runtime.readLinkedWorkspaces();
   runner.onProgress((row, nodeRuns, nodeCount) => executionProgress(ctx, runtime, row, nodeRuns, nodeCount));
   runner.onSettled(async (row, outcome) => {
     if (outcome.status !== 'stopped') executionSettled(ctx, runtime, row, outcome.status);
@@ -50,9 +51,15 @@ export function startFollowing(ctx: AppContext, runtime: CommandRoomRuntime): vo
 }
 
 function entryFor(ctx: AppContext, runtime: CommandRoomRuntime, id: string, workspaceId: string, linkIds: string[]): FollowEntry {
-  let entry = runtime.following.get(id);
-  if (entry) return entry;
+  const existing = runtime.following.get(id);
+  if (existing) return existing;
   const created: FollowEntry = { known: undefined, check: Promise.resolve(false), chain: Promise.resolve(), lastAt: 0, running: false };
+  runtime.following.set(id, created);
+  // Most runs are in workspaces where nothing is linked: no query for them.
+  if (runtime.linkedWorkspaces && !runtime.linkedWorkspaces.has(workspaceId)) {
+    created.known = false;
+    return created;
+  }
   created.check = repo.anyTaskLinkedTo(ctx.db.kysely, workspaceId, linkIds).then(
     (found) => {
       created.known ??= found;
@@ -63,8 +70,7 @@ function entryFor(ctx: AppContext, runtime: CommandRoomRuntime, id: string, work
       return (created.known ??= false);
     },
   );
-  runtime.following.set(id, (entry = created));
-  return entry;
+  return created;
 }
 
 /** Runs `update` after the run's earlier updates, if tasks follow it; failures are logged. */

@@ -98,6 +98,7 @@ export async function writeBoard<T>(
   ctx: AppContext,
   workspaceId: string,
   change: (trx: Executor, emit: (event: PendingEvent) => void) => Promise<T>,
+  options: { linked?: boolean } = {},
 ): Promise<T> {
   let emitted = 0;
   const result = await ctx.db.kysely.transaction().execute(async (trx) => {
@@ -111,7 +112,7 @@ export async function writeBoard<T>(
     emitted = events.length;
     return value;
   });
-  if (emitted > 0) commandRoomOf(ctx).changed(workspaceId);
+  if (emitted > 0) commandRoomOf(ctx).changed(workspaceId, options.linked === true);
   return result;
 }
 
@@ -257,7 +258,7 @@ export async function createTask(ctx: AppContext, scope: WorkspaceScope, input: 
     const { event, entry } = await taskEvent(trx, 'task.created', row);
     emit(event);
     return { entry, follow };
-  });
+  }, { linked: linkId !== null });
   if (created.follow) markFollowed(ctx, created.follow.followedId);
   return forViewer(created.entry, viewerOf(scope));
 }
@@ -317,7 +318,7 @@ export async function updateTask(ctx: AppContext, scope: WorkspaceScope, taskId:
     const { event, entry } = await taskEvent(trx, moved ? 'task.moved' : 'task.updated', row);
     emit(event);
     return { entry, follow };
-  });
+  }, { linked: Boolean(input.link) });
   if (result.follow) markFollowed(ctx, result.follow.followedId);
   return forViewer(result.entry, viewerOf(scope));
 }

@@ -9,6 +9,8 @@ import type { CommandRoomEventRow } from './command-room.table.js';
 const READ_BATCH = 500;
 /** The safety poll: a hub reads the log this often even when nobody told it of a change. */
 const SAFETY_POLL_MS = 2_000;
+/** How often the set of workspaces with linked tasks is read again (a lost announcement, unlinks). */
+const LINKED_REFRESH_MS = 10_000;
 
 /** Who may see a private link target's name: its creator, and (agents, workflows) admins and owners. */
 export interface LinkAudience {
@@ -155,7 +157,15 @@ export interface FollowEntry {
 export class CommandRoomRuntime {
   private readonly hubs = new Map<string, BoardHub>();
   private readonly poll: NodeJS.Timeout;
-  private publisher: ((workspaceId: string) => void) | undefined;
+  private publisher: ((workspaceId: string, linked: boolean) => void) | undefined;
+  /**
+   * Workspaces where some task has a link: a run elsewhere is not looked up at all. Undefined
+   * until first read; grows at once when this process (or, over Redis, another) links a task.
+   */
+  linkedWorkspaces: Set<string> | undefined;
+  private linkedRead: Promise<void> | undefined;
+  private linkedReadAt = 0;
+  private linkedSinceRead = new Set<string>();
   private readonly closers: Array<() => Promise<void>> = [];
   /** Executions and agent or thread runs in flight in this process, by id (command-room.follow.ts). */
   readonly following = new Map<string, FollowEntry>();
@@ -165,23 +175,48 @@ export class CommandRoomRuntime {
   constructor(private readonly ctx: AppContext) {
     this.poll = setInterval(() => {
       for (const hub of this.hubs.values()) hub.notify();
+      if (Date.now() - this.linkedReadAt >= LINKED_REFRESH_MS) void this.readLinkedWorkspaces();
     }, SAFETY_POLL_MS);
     this.poll.unref();
   }
 
-  /** A board write of this process committed. */
-  changed(workspaceId: string): void {
+  /** A board write of this process committed; `linked`: it linked a task to something. */
+  changed(workspaceId: string, linked = false): void {
     this.hubs.get(workspaceId)?.notify();
+    if (linked) this.addLinked(workspaceId);
     for (const listener of this.changeListeners) listener(workspaceId);
-    this.publisher?.(workspaceId);
+    this.publisher?.(workspaceId, linked);
   }
 
   /** Another process committed a board write. */
-  changedElsewhere(workspaceId: string): void {
+  changedElsewhere(workspaceId: string, linked: boolean): void {
     this.hubs.get(workspaceId)?.notify();
+    if (linked) this.addLinked(workspaceId);
   }
 
-  usePublisher(publish: (workspaceId: string) => void, close: () => Promise<void>): void {
+  private addLinked(workspaceId: string): void {
+    this.linkedWorkspaces?.add(workspaceId);
+    this.linkedSinceRead.add(workspaceId);
+  }
+
+  /** Reads which workspaces have linked tasks (once at a time); what was linked meanwhile is kept. */
+  readLinkedWorkspaces(): Promise<void> {
+    this.linkedRead ??= (async () => {
+      this.linkedReadAt = Date.now();
+      this.linkedSinceRead = new Set();
+      try {
+        const rows = await this.ctx.db.kysely.selectFrom('command_room_tasks').select('workspace_id').distinct().where('link_id', 'is not', null).execute();
+        this.linkedWorkspaces = new Set([...rows.map((r) => r.workspace_id), ...this.linkedSinceRead]);
+      } catch (error) {
+        this.ctx.log.warn({ err: error }, 'could not read which workspaces have linked command room tasks');
+      } finally {
+        this.linkedRead = undefined;
+      }
+    })();
+    return this.linkedRead;
+  }
+
+  usePublisher(publish: (workspaceId: string, linked: boolean) => void, close: () => Promise<void>): void {
     this.publisher = publish;
     this.closers.push(close);
   }
@@ -314,16 +349,16 @@ export async function connectCommandRoomRedis(ctx: AppContext, runtime: CommandR
   subscriber.on('message', (from: string, text: string) => {
     if (from !== channel) return;
     try {
-      const message = JSON.parse(text) as { origin?: unknown; workspace?: unknown };
-      if (message.origin !== origin && typeof message.workspace === 'string') runtime.changedElsewhere(message.workspace);
+      const message = JSON.parse(text) as { origin?: unknown; workspace?: unknown; linked?: unknown };
+      if (message.origin !== origin && typeof message.workspace === 'string') runtime.changedElsewhere(message.workspace, message.linked === true);
     } catch {
       // Not ours.
     }
   });
   await subscriber.subscribe(channel).catch(() => undefined);
   runtime.usePublisher(
-    (workspaceId) => {
-      commands.publish(channel, JSON.stringify({ origin, workspace: workspaceId })).catch(() => undefined);
+    (workspaceId, linked) => {
+      commands.publish(channel, JSON.stringify({ origin, workspace: workspaceId, ...(linked ? { linked } : {}) })).catch(() => undefined);
     },
     async () => {
       for (const client of [subscriber, commands]) await client.quit().catch(() => client.disconnect());
