@@ -76,9 +76,9 @@ describe.each(DIALECTS)('metrics rollups kept in the write transactions (%s)', (
   const rate = (user: SignedUp, threadId: string, messageId: string, feedback: 'up' | 'down' | null) =>
     t.request({ method: 'PUT', url: `/api/v1/threads/${threadId}/messages/${messageId}`, ...as(user), body: { feedback } });
 
-  const workflows: Record<string, any> = {};
-  const agents: Record<string, any> = {};
-  const threads: Record<string, string> = {};
+  const workflows = {} as Record<'ok' | 'broken' | 'hold' | 'hook', any>;
+  const agents = {} as Record<'main' | 'other', any>;
+  const threads = {} as Record<'main' | 'failed' | 'notes', string>;
 
   it('counts executions as they end: succeeded, failed, cancelled while waiting, and a burst of webhooks in group commits', async () => {
     workflows.ok = await createWorkflow(t, owner.token, { name: 'ok', ...chain(manualNode('start'), setNode('s', { v: 1 })) }, workspaceId);

@@ -1,12 +1,14 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Dialect, Executor } from '../../db/database.js';
-import { AGENT_RUN_KINDS, EXECUTION_END_STATUSES, EXECUTION_TRIGGERS, RUN_OUTCOME } from './contributions.js';
-import { AGENT_RUN_COUNTERS, CONVERSATION_COUNTERS, DURATION_CLASSES, DURATION_COLUMNS, EXECUTION_COUNTERS, SERIES } from './series.js';
+import { AGENT_RUN_KINDS, EXECUTION_END_STATUSES, executionContribution, RUN_OUTCOME, type RollupDelta } from './contributions.js';
+import { applyRollupDeltas } from './rollups.js';
+import { AGENT_RUN_COUNTERS, CONVERSATION_COUNTERS, EXECUTION_COUNTERS, SERIES, WORKSPACE_DIM } from './series.js';
 
 /**
  * Recomputes the rollups from the raw tables: what an operator runs to repair them, and what
- * fills them after raw rows were written in bulk. Each series is aggregated in SQL (one scan of
- * its raw table), so a million executions and a million messages take seconds, not minutes.
+ * fills them after raw rows were written in bulk. Each raw table is read once: executions in
+ * index order, counted by the live writes' own function; runs, feedback, threads and messages
+ * aggregated in SQL.
  *
  * It counts what the raw tables still hold: executions already pruned by retention (or deleted
  * one by one) are gone from the result, while the live rollups had kept them.
@@ -28,7 +30,7 @@ async function rebuildWorkspace(trx: Executor, dialect: Dialect, workspaceId: st
   }
   for (const table of tables) await sql`delete from ${sql.table(table)} where workspace_id = ${workspaceId}`.execute(trx);
   const q = new RebuildSql(dialect);
-  await rebuildExecutions(trx, q, workspaceId);
+  await rebuildExecutions(trx, workspaceId);
   await rebuildAgentRuns(trx, q, workspaceId);
   await rebuildConversations(trx, q, workspaceId);
 }
@@ -41,14 +43,7 @@ class RebuildSql {
   bucket(column: string): RawBuilder<number> {
     return this.dialect === 'postgres'
       ? sql<number>`(floor(extract(epoch from ${sql.raw(column)}) / 900) * 15)::integer`
-      : sql<number>`((cast(strftime('%s', ${sql.raw(column)}) as integer) / 900) * 15)`;
-  }
-
-  /** Whole milliseconds from `from` to `to` (never negative). */
-  durationMs(to: string, from: string): RawBuilder<number> {
-    if (this.dialect === 'postgres') return sql<number>`greatest(0, round(extract(epoch from (${sql.raw(to)} - ${sql.raw(from)})) * 1000))`;
-    const ms = (column: string) => `(cast(strftime('%s', ${column}) as integer) * 1000 + cast(substr(strftime('%f', ${column}), 4, 3) as integer))`;
-    return sql<number>`max(0, ${sql.raw(ms(to))} - ${sql.raw(ms(from))})`;
+      : sql<number>`((unixepoch(${sql.raw(column)}) / 900) * 15)`;
   }
 
   concat(prefix: string, column: string): RawBuilder<string> {
@@ -56,54 +51,50 @@ class RebuildSql {
   }
 }
 
-/**
- * The duration class of whole milliseconds `d` (as `durationClassOf`), by binary search over the
- * classes' integer lower bounds: exact, with no logarithm in SQL. Class k holds the integers from
- * ⌈2^((k-1)/2)⌉ up; class 2 ([√2, 2)) holds none.
- */
-export const DURATION_CLASS_FLOORS = Array.from({ length: DURATION_CLASSES }, (_, k) => (k === 0 ? 0 : Math.ceil(2 ** ((k - 1) / 2))));
-
-function durationClassSql(column: string): string {
-  const node = (lo: number, hi: number): string => {
-    if (lo === hi) return String(lo);
-    const mid = Math.ceil((lo + hi) / 2);
-    return `case when ${column} >= ${DURATION_CLASS_FLOORS[mid]} then ${node(mid, hi)} else ${node(lo, mid - 1)} end`;
-  };
-  return node(0, DURATION_CLASSES - 1);
-}
-
 const list = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const columns = (names: readonly string[]) => sql.raw(names.join(', '));
 
+/** Executions read per query while rebuilding (keyset pages in creation order). */
+const EXECUTION_PAGE = 20_000;
+
 /**
- * Executions: grouped by (workflow, bucket, status, trigger, duration class) in one scan, then
- * pivoted into counters per workflow; the workspace row is the sum of its workflows' rows.
+ * Executions: read workflow by workflow in creation order (the `(workflow_id, created_at)`
+ * index, no sort) and counted in JavaScript by `executionContribution`, the function the live
+ * writes use, so both agree by construction. A pivot of 76 counters in SQL costs SQLite more
+ * than reading the rows. The workspace rows are the sums of its workflows' rows.
  */
-async function rebuildExecutions(trx: Executor, q: RebuildSql, workspaceId: string): Promise<void> {
-  const pivot = [
-    'sum(n)',
-    ...EXECUTION_END_STATUSES.map((s) => `sum(case when status = '${s}' then n else 0 end)`),
-    ...EXECUTION_TRIGGERS.map((t) => `sum(case when trigger = '${t}' then n else 0 end)`),
-    'sum(duration)',
-    ...DURATION_COLUMNS.map((_, k) => `sum(case when cls = ${k} then n else 0 end)`),
-  ];
-  // The pivot's order is the counters' order in series.ts.
-  const order = ['executions', ...EXECUTION_END_STATUSES, ...EXECUTION_TRIGGERS.map((t) => `trigger_${t}`), 'duration_ms_sum', ...DURATION_COLUMNS];
-  if (order.join() !== EXECUTION_COUNTERS.join()) throw new Error('execution counters and their rebuild disagree');
-  await sql`
-    insert into execution_rollups (workspace_id, dim, owner_id, bucket, ${columns(EXECUTION_COUNTERS)})
-    select workspace_id, ${q.concat('workflow:', 'workflow_id')}, 0, bucket, ${sql.raw(pivot.join(', '))}
-    from (
-      select workspace_id, workflow_id, bucket, status, trigger, ${sql.raw(durationClassSql('duration'))} as cls, count(*) as n, sum(duration) as duration
-      from (
-        select workspace_id, workflow_id, status, trigger, ${q.bucket('created_at')} as bucket,
-          ${q.durationMs('finished_at', 'coalesce(started_at, created_at)')} as duration
-        from workflow_executions
-        where workspace_id = ${workspaceId} and finished_at is not null and status in (${list(EXECUTION_END_STATUSES)})
-      ) e
-      group by workspace_id, workflow_id, bucket, status, trigger, cls
-    ) g
-    group by workspace_id, workflow_id, bucket`.execute(trx);
+async function rebuildExecutions(trx: Executor, workspaceId: string): Promise<void> {
+  const workflows = await trx.selectFrom('workflows').select('id').where('workspace_id', '=', workspaceId).execute();
+  for (const { id: workflowId } of workflows) {
+    const byBucket = new Map<number, RollupDelta>();
+    let after: { created_at: string; id: string } | undefined;
+    for (;;) {
+      let page = trx
+        .selectFrom('workflow_executions')
+        .select(['id', 'workspace_id', 'workflow_id', 'status', 'trigger', 'created_at', 'started_at', 'finished_at'])
+        .where('workflow_id', '=', workflowId)
+        .where('workspace_id', '=', workspaceId)
+        .where('finished_at', 'is not', null)
+        .where('status', 'in', EXECUTION_END_STATUSES);
+      if (after) page = page.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after!.created_at, after!.id)));
+      const rows = await page.orderBy('created_at').orderBy('id').limit(EXECUTION_PAGE).execute();
+      for (const row of rows) {
+        const delta = executionContribution(row).find((d) => d.dim !== WORKSPACE_DIM);
+        if (!delta) continue;
+        const sum = byBucket.get(delta.bucket);
+        if (!sum) {
+          byBucket.set(delta.bucket, { ...delta, counters: { ...delta.counters } } as RollupDelta);
+          continue;
+        }
+        const counters = sum.counters as Record<string, number>;
+        for (const [name, value] of Object.entries(delta.counters) as Array<[string, number]>) counters[name] = (counters[name] ?? 0) + value;
+      }
+      if (rows.length < EXECUTION_PAGE) break;
+      const last = rows.at(-1)!;
+      after = { created_at: last.created_at, id: last.id };
+    }
+    await applyRollupDeltas(trx, [...byBucket.values()]);
+  }
   await sumIntoWorkspaceRows(trx, 'execution_rollups', EXECUTION_COUNTERS, workspaceId, 'workflow:%');
 }
 
