@@ -218,7 +218,7 @@ describe.each(DIALECTS)('the command room stream on %s', (dialect) => {
       expect((await task(failing.uuid)).link.status).toBe('failed');
     });
 
-    it('catches a cancel it did not see being made (the reconcile pass)', async () => {
+    it('catches a cancel and a delete it did not see being made (the reconcile pass)', async () => {
       const workflow = await approvalFlow();
       const started = await execute(workflow.uuid);
       const executionId = started.body.data.uuid;
@@ -226,6 +226,15 @@ describe.each(DIALECTS)('the command room stream on %s', (dialect) => {
       await eventually(async () => (await task(linked.uuid)).status === 'blocked' || undefined, 10_000);
       expect((await w.call(w.member, { method: 'POST', url: `/api/v1/workflow-executions/${executionId}/cancel` })).status).toBe(200);
       await eventually(async () => (await task(linked.uuid)).status === 'canceled' || undefined, 15_000);
+      expect((await task(linked.uuid)).link.status).toBe('canceled');
+
+      // A waiting execution deleted under its follower: the task stops showing it as waiting.
+      const another = await execute(workflow.uuid);
+      const waitingTask = await create({ title: 'Lose it', link: { type: 'execution', uuid: another.body.data.uuid } });
+      await eventually(async () => (await task(waitingTask.uuid)).link.status === 'waiting' || undefined, 10_000);
+      expect((await w.call(w.member, { method: 'DELETE', url: `/api/v1/workflow-executions/${another.body.data.uuid}` })).status).toBe(204);
+      await eventually(async () => (await task(waitingTask.uuid)).link.status === null || undefined, 15_000);
+      expect(await task(waitingTask.uuid)).toMatchObject({ status: 'blocked', link: { type: 'execution', name: null } });
     });
 
     it('follows a linked thread’s run: in progress, then done', async () => {

@@ -237,6 +237,17 @@ export async function reconcileFollowers(ctx: AppContext): Promise<void> {
     if (run.status === byId.get(run.id) || running.has(run.id)) continue;
     await applyRun(ctx, run, run.status);
   }
+  // Deleted while a task followed it (a waiting execution can be): the task stops waiting for it.
+  const found = new Set([...executions.map((e) => e.id), ...runs.map((r) => r.id)]);
+  for (const task of tasks) {
+    if (found.has(task.followed_id!)) continue;
+    await writeBoard(ctx, task.workspace_id, async (trx, emit) => {
+      const current = await repo.findTask(trx, task.workspace_id, task.id);
+      if (!current || current.followed_id !== task.followed_id) return;
+      const row = await repo.updateTask(trx, task.workspace_id, task.id, { followed_status: null, updated_at: now() });
+      emit((await taskEvent(trx, 'task.updated', row)).event);
+    });
+  }
 }
 
 /** Drops events older than a week, and all but the newest 10,000 of each workspace. */
