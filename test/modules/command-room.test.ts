@@ -138,6 +138,9 @@ describe.each(DIALECTS)('command room tasks on %s', (dialect) => {
       const workflow = await createWorkflow(t, w.member.token, { visibility: 'workspace' }, w.workspaceId);
       const task = await create({ title: 'flow', link: { type: 'workflow', uuid: workflow.uuid } });
       expect(task.link).toEqual({ type: 'workflow', uuid: workflow.uuid, name: 'Greeting workflow', status: null });
+      const unlinked = await update(task.uuid, { link: null });
+      expect(unlinked.body.data).toMatchObject({ link: null, progress: null });
+      expect((await update(task.uuid, { link: { type: 'workflow', uuid: workflow.uuid } })).body.data.link.uuid).toBe(workflow.uuid);
       const thread = await w.call(w.member, { method: 'POST', url: '/api/v1/threads', body: { name: 'Chat' } });
       const threadTask = await create({ title: 'chat', link: { type: 'thread', uuid: thread.body.data.uuid } });
       expect(threadTask.link).toMatchObject({ type: 'thread', name: 'Chat' });
@@ -201,6 +204,9 @@ describe.each(DIALECTS)('command room tasks on %s', (dialect) => {
       const edited = await update(task.uuid, { title: 'edited', description: 'now', assignee_id: w.viewer.user.id, due_at: null });
       expect(edited.status, edited.text).toBe(200);
       expect(edited.body.data).toMatchObject({ title: 'edited', description: 'now', assignee: { id: w.viewer.user.id }, status: 'todo', position: 0 });
+      // Sending what it already has changes nothing and logs nothing.
+      const same = await update(task.uuid, { title: 'edited', link: null, status: 'todo', position: 0 });
+      expect(same.body.data.updated_at).toBe(edited.body.data.updated_at);
       const events = await t.ctx.db.kysely.selectFrom('command_room_events').select('type').where('task_id', '=', task.uuid).orderBy('id').execute();
       expect(events.map((e) => e.type)).toEqual(['task.created', 'task.updated']);
       expect((await update(task.uuid, { assignee_id: w.stranger.user.id })).status).toBe(422);

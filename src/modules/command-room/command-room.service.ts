@@ -291,7 +291,7 @@ export async function updateTask(ctx: AppContext, scope: WorkspaceScope, taskId:
     if (input.assignee_id !== undefined && input.assignee_id !== task.assignee_id) changes.assignee_id = input.assignee_id;
     if (dueAt !== undefined && dueAt !== task.due_at) changes.due_at = dueAt;
     let follow: FollowState | undefined;
-    const linkChanged = input.link !== undefined && (input.link?.type !== task.link_type || linkId !== task.link_id);
+    const linkChanged = input.link !== undefined && ((input.link?.type ?? null) !== task.link_type || (linkId ?? null) !== task.link_id);
     if (linkChanged) {
       follow = input.link && linkId ? await followStateAtLink(trx, workspaceId, input.link.type, linkId) : undefined;
       Object.assign(changes, {
