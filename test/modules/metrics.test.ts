@@ -288,8 +288,10 @@ for (const dialect of DIALECTS) {
     });
 
     describe('threads and messages', () => {
+      let agent: string;
+
       beforeAll(async () => {
-        const agent = await insertAgent(t, { workspaceId: w.workspaceId, userId: w.owner.user.id, name: 'Talker', visibility: 'workspace' });
+        agent = await insertAgent(t, { workspaceId: w.workspaceId, userId: w.owner.user.id, name: 'Talker', visibility: 'workspace' });
         // A workspace thread of the owner with 3 messages; a private thread of the member with 5.
         await event('conversations', [agentDim(agent), userDim(w.owner.user.id)], DAY(4), { threads: 1, messages: 3, user_messages: 2, assistant_messages: 1, input_tokens: 30, output_tokens: 20, cost: 0.01 });
         await event(
@@ -328,6 +330,9 @@ for (const dialect of DIALECTS) {
         expect(stranger.body.errors).toEqual({ user_id: ['The selected user id is invalid.'] });
         const both = await get(w.admin, `threads?${WEEK}&user_id=${w.owner.user.id}&agent_uuid=${newId()}`);
         expect(both.status).toBe(422);
+        const byAgent = (await get(w.member, `messages?${WEEK}&agent_uuid=${agent}`)).body.data;
+        expect(byAgent.totals).toMatchObject({ messages: 3, input_tokens: 30 });
+        expect(byAgent.series.map((b: any) => b.messages)).toEqual([0, 3, 0, 0, 0, 0, 0]);
       });
 
       it('counts the threads the caller may read now', async () => {
@@ -336,6 +341,10 @@ for (const dialect of DIALECTS) {
         expect((await get(w.member, 'threads')).body.data.totals.threads_total).toBe(2);
         expect((await get(w.admin, 'threads')).body.data.totals.threads_total).toBe(1);
         expect((await get(w.admin, `threads?user_id=${w.member.user.id}`)).body.data.totals.threads_total).toBe(0);
+        // Created through the API, they are counted by the rollups the writes keep current.
+        expect((await get(w.member, 'threads')).body.data.totals.threads).toBe(2);
+        expect((await get(w.admin, 'threads')).body.data.totals.threads).toBe(1);
+        expect((await get(w.admin, 'threads?interval=hour&from=' + encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString()))).body.data.totals.threads).toBe(1);
       });
     });
 
