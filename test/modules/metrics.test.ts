@@ -61,6 +61,15 @@ for (const dialect of DIALECTS) {
         expect(tooMany.body.message).toMatch(/more than 2000 hour buckets/);
       });
 
+      it('answers the largest series allowed, 2000 hours, on every endpoint', async () => {
+        for (const path of ['agents', 'workflows', 'threads', 'messages', 'workflow-executions']) {
+          const response = await get(w.owner, `${path}?from=2025-01-01T00:00:00Z&to=2025-03-25T08:00:00Z&interval=hour`);
+          expect(response.status, response.text).toBe(200);
+          expect(response.body.data.series).toHaveLength(2000);
+        }
+        expect((await get(w.owner, 'threads?from=2025-01-01T00:00:00Z&to=2025-03-25T08:00:01Z&interval=hour')).status).toBe(422);
+      });
+
       it('needs a signed-in caller', async () => {
         expect((await t.request({ url: '/api/v1/metrics/agents' })).status).toBe(401);
       });
