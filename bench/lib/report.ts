@@ -567,17 +567,15 @@ function renderMetricsSeries(result: MetricsSeriesResult): string {
     '',
     `Throughput, owner, UTC, autocannon at c=${result.loadConnections}:`,
     '',
-    '| storage | endpoint | req/s | share of the floor | p50 ms | p99 ms | non-2xx / errors |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| storage | endpoint | req/s | p50 ms | p99 ms | non-2xx / errors |',
+    '|---|---|---:|---:|---:|---:|',
   );
   for (const [dialect, data] of Object.entries(result.dialects)) {
     if (!data) continue;
-    const floor = data.throughput.user;
     for (const [endpoint, run] of Object.entries(data.throughput)) {
-      const share = floor && endpoint !== 'user' ? `${Math.round((run.rps / floor.rps) * 100)}%` : '–';
-      lines.push(`| ${storageName(dialect)} | ${endpoint === 'user' ? 'floor: `GET /api/v1/user`' : `\`${endpoint}\``} | ${count(run.rps)} | ${share} | ${run.p50} | ${run.p99} | ${run.non2xx} / ${run.errors} |`);
+      lines.push(`| ${storageName(dialect)} | ${endpoint === 'user' ? 'floor: `GET /api/v1/user`' : `\`${endpoint}\``} | ${count(run.rps)} | ${run.p50} | ${run.p99} | ${run.non2xx} / ${run.errors} |`);
     }
-    lines.push(`| ${storageName(dialect)} | | RSS after: ${data.rssAfterMb} MB | | | | |`);
+    lines.push(`| ${storageName(dialect)} | | RSS after: ${data.rssAfterMb} MB | | | |`);
   }
   lines.push(
     '',

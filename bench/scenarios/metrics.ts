@@ -14,6 +14,10 @@ import {
 import { DATASET_ENV, FULL_SPEC, MEMBER, dropMetricsDataset, ensureMetricsDataset, type MetricsDataset } from '../lib/metrics-data.js';
 import type { MetricsDialectResult, MetricsSeriesResult, SequentialRun } from '../lib/report.js';
 import type { MeasuredScenario } from '../lib/scenario.js';
+import { loadConfig } from '../../src/config.js';
+import { createDb } from '../../src/db/database.js';
+import { bucketBoundaries } from '../../src/modules/metrics/buckets.js';
+import { explainSumRollups } from '../../src/modules/metrics/metrics.repository.js';
 import { percentiles } from '../lib/stream-client.js';
 
 /**
@@ -94,9 +98,15 @@ async function sequential(agent: http.Agent, url: string, headers: Record<string
   };
 }
 
-/** What the raw tables say the admin's 90-day UTC answer must count, straight from SQL. */
-async function expectedCounts(dataset: MetricsDataset, fromIso: string, toIso: string): Promise<{ executions: number; messages: number }> {
-  const visibleWorkflows = dataset.workflows.filter((w) => w.visibility !== 'private' || w.owner === 'admin').map((w) => w.id);
+/**
+ * What the raw tables say a 90-day answer must count, straight from SQL: executions of the
+ * workflows the caller sees (admins and owners see every workflow of the workspace, members
+ * the non-private ones and their own) and messages of the threads they see (non-private ones
+ * and their own, whatever their role).
+ */
+async function expectedCounts(dataset: MetricsDataset, as: 'admin' | 'member', fromIso: string, toIso: string): Promise<{ executions: number; messages: number }> {
+  const visibleWorkflows = dataset.workflows.filter((w) => as === 'admin' || w.visibility !== 'private' || w.owner === as).map((w) => w.id);
+  const userId = as === 'admin' ? dataset.adminId : dataset.memberId;
   const executionsSql = `select count(*) as n from workflow_executions where workspace_id = ? and created_at >= ? and created_at < ? and workflow_id in (${visibleWorkflows.map(() => '?').join(', ')})`;
   const messagesSql = `select count(*) as n from messages m join threads t on t.id = m.thread_id where m.workspace_id = ? and m.created_at >= ? and m.created_at < ? and (t.visibility <> 'private' or t.user_id = ?)`;
   if (dataset.dialect === 'sqlite') {
@@ -104,7 +114,7 @@ async function expectedCounts(dataset: MetricsDataset, fromIso: string, toIso: s
     const db = new BetterSqlite3(`${dataset.storage.dataDir}/athena.sqlite`, { readonly: true });
     try {
       const executions = (db.prepare(executionsSql).get(dataset.workspaceId, fromIso, toIso, ...visibleWorkflows) as { n: number }).n;
-      const messages = (db.prepare(messagesSql).get(dataset.workspaceId, fromIso, toIso, dataset.adminId) as { n: number }).n;
+      const messages = (db.prepare(messagesSql).get(dataset.workspaceId, fromIso, toIso, userId) as { n: number }).n;
       return { executions, messages };
     } finally {
       db.close();
@@ -117,10 +127,32 @@ async function expectedCounts(dataset: MetricsDataset, fromIso: string, toIso: s
     const numbered = (text: string) => text.replace(/\?/g, () => `$${++i}`);
     const executions = await client.query(numbered(executionsSql), [dataset.workspaceId, fromIso, toIso, ...visibleWorkflows]);
     i = 0;
-    const messages = await client.query(numbered(messagesSql), [dataset.workspaceId, fromIso, toIso, dataset.adminId]);
+    const messages = await client.query(numbered(messagesSql), [dataset.workspaceId, fromIso, toIso, userId]);
     return { executions: Number(executions.rows[0].n), messages: Number(messages.rows[0].n) };
   } finally {
     await client.end();
+  }
+}
+
+/** How the database reads the workspace's 90-day daily execution rollups (the widest series), one line. */
+async function rollupPlan(dataset: MetricsDataset, fromIso: string, toIso: string): Promise<string> {
+  const db = await createDb(
+    loadConfig({
+      ATHENA_DATA_DIR: dataset.storage.dataDir,
+      ...(dataset.dialect === 'postgres' ? { DATABASE_URL: BENCH_DATABASE_URL, ATHENA_DATABASE_SCHEMA: dataset.storage.schema, ATHENA_DATABASE_POOL_SIZE: '1' } : {}),
+    }),
+  );
+  try {
+    const boundaries = bucketBoundaries(Date.parse(fromIso), Date.parse(toIso), 'day', 'UTC');
+    const plan = await explainSumRollups(db.kysely, dataset.dialect, 'executions', { workspaceId: dataset.workspaceId, add: [''], subtract: [], owners: [0], boundaries });
+    // Plan nodes only (PostgreSQL's group key is the whole bucket expression).
+    return plan
+      .split('\n')
+      .map((line) => line.trim().replace(/^->\s*/, '').replace(/\s*\(cost=[^)]*\)$/, ''))
+      .filter((line) => line && !/^(Group Key|Recheck Cond|Index Cond|Sort Key|Filter|Heap Blocks):/.test(line))
+      .join(' ← ');
+  } finally {
+    await db.close();
   }
 }
 
@@ -149,17 +181,23 @@ async function measureDialect(dialect: BenchDialect, log: (m: string) => void): 
           log(
             `metrics ${dialect} ${endpoint} as ${as} ${timezone}: p50 ${run.p50} ms, p95 ${run.p95} ms, p99 ${run.p99} ms, ${run.rps} req/s, ${data.series.length} buckets, ${run.requests} requests`,
           );
-          if (as === 'admin' && timezone === 'UTC' && (endpoint === 'workflow-executions' || endpoint === 'messages')) {
-            const expected = await expectedCounts(dataset, data.from, data.to);
+          if (timezone === 'UTC' && (endpoint === 'workflow-executions' || endpoint === 'messages')) {
+            const expected = await expectedCounts(dataset, as, data.from, data.to);
             const got = Number(data.totals[endpoint === 'messages' ? 'messages' : 'executions']);
             const want = endpoint === 'messages' ? expected.messages : expected.executions;
             checks.push(
-              `${endpoint} as the owner, UTC, [${data.from}, ${data.to}): ${got.toLocaleString('en-US')} counted, ${want.toLocaleString('en-US')} in the raw rows by SQL ${got === want ? '(✅ equal)' : '(❌ differ)'}`,
+              `${endpoint} as the ${as === 'admin' ? 'owner' : 'member'}, UTC, [${data.from}, ${data.to}): ${got.toLocaleString('en-US')} counted, ${want.toLocaleString('en-US')} in the raw rows by SQL ${got === want ? '(✅ equal)' : '(❌ differ)'}`,
             );
           }
         }
       }
     }
+
+    const range = JSON.parse(
+      (await timedGet(agent, `${server.url}/api/v1/metrics/workflow-executions?${seriesQuery('UTC')}`, headersOf('admin'))).body,
+    ) as { data: { from: string; to: string } };
+    const plan = await rollupPlan(dataset, range.data.from, range.data.to);
+    log(`metrics ${dialect} plan: ${plan}`);
 
     const throughput: LoadResult[] = [];
     const throughputOf: Record<string, LoadResult> = {};
@@ -183,7 +221,7 @@ async function measureDialect(dialect: BenchDialect, log: (m: string) => void): 
       baseline,
       runs,
       throughput: throughputOf,
-      checks,
+      checks: [...checks, `plan of the execution rollups' read (owner, UTC, 90 days): ${plan}`],
       rssAfterMb: rssMb(server.pid),
     };
   } finally {
