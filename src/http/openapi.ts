@@ -40,6 +40,7 @@ const TAGS = [
   { name: 'Tool', description: 'Callable actions with a JSON Schema input: HTTP tools, MCP servers’ tools and built-in tools.' },
   { name: 'Workflow', description: 'Workflows: graphs of nodes and edges run step by step from a manual call, a webhook, a schedule or an agent; the node catalog.' },
   { name: 'Workflow Execution', description: 'Runs of workflows with each node’s input, output, error and timing; cancel, retry from the failed node, resume a wait.' },
+  { name: 'Command Room Task', description: 'The workspace’s board of tasks: dense positions per status column, links to agents, threads, workflows and executions that tasks follow, and a resumable stream of every change.' },
   { name: 'Metrics', description: 'Totals and time series of agents, workflows, executions, threads and messages, in buckets aligned to a time zone.' },
   { name: 'Accounts', description: 'The customer-accounts API (`/v1`): customer accounts, attribute values, relationships, contacts, activities, notes and tasks.' },
   { name: 'Operations', description: 'Health, readiness and metrics.' },
