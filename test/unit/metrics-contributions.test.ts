@@ -9,6 +9,7 @@ import {
   negate,
   type RollupDelta,
 } from '../../src/modules/metrics/contributions.js';
+import { DURATION_CLASS_FLOORS } from '../../src/modules/metrics/rebuild.js';
 import { mergeDeltas } from '../../src/modules/metrics/rollups.js';
 import { bucketOf, durationClassOf } from '../../src/modules/metrics/series.js';
 
@@ -200,5 +201,18 @@ describe('mergeDeltas', () => {
       { executions: 2, succeeded: 2, trigger_manual: 2, duration_ms_sum: 6, d04: 2 },
     ]);
     expect(mergeDeltas([...a, ...negate(a)]).size).toBe(0);
+  });
+});
+
+describe('duration classes in SQL and in JavaScript', () => {
+  it('agree on every class boundary, so the PostgreSQL rebuild classes whole milliseconds as the writes do', () => {
+    for (let k = 1; k < DURATION_CLASS_FLOORS.length; k++) {
+      const floor = DURATION_CLASS_FLOORS[k]!;
+      // The class of a floor is the highest class starting there (class 2, [√2, 2), holds no whole number).
+      expect(durationClassOf(floor)).toBe(DURATION_CLASS_FLOORS.lastIndexOf(floor));
+      expect(durationClassOf(floor - 1)).toBeLessThan(k);
+    }
+    expect(durationClassOf(0)).toBe(0);
+    expect(durationClassOf(2 ** 40)).toBe(63);
   });
 });

@@ -1,8 +1,8 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db, Dialect, Executor } from '../../db/database.js';
-import { AGENT_RUN_KINDS, EXECUTION_END_STATUSES, executionContribution, RUN_OUTCOME, type RollupDelta } from './contributions.js';
+import { AGENT_RUN_KINDS, EXECUTION_END_STATUSES, EXECUTION_TRIGGERS, executionContribution, RUN_OUTCOME, type RollupDelta } from './contributions.js';
 import { applyRollupDeltas } from './rollups.js';
-import { AGENT_RUN_COUNTERS, CONVERSATION_COUNTERS, EXECUTION_COUNTERS, SERIES, WORKSPACE_DIM } from './series.js';
+import { AGENT_RUN_COUNTERS, CONVERSATION_COUNTERS, DURATION_CLASSES, DURATION_COLUMNS, EXECUTION_COUNTERS, SERIES, WORKSPACE_DIM } from './series.js';
 
 /**
  * Recomputes the rollups from the raw tables: what an operator runs to repair them, and what
@@ -30,7 +30,8 @@ async function rebuildWorkspace(trx: Executor, dialect: Dialect, workspaceId: st
   }
   for (const table of tables) await sql`delete from ${sql.table(table)} where workspace_id = ${workspaceId}`.execute(trx);
   const q = new RebuildSql(dialect);
-  await rebuildExecutions(trx, workspaceId);
+  if (dialect === 'postgres') await rebuildExecutionsInSql(trx, q, workspaceId);
+  else await rebuildExecutions(trx, workspaceId);
   await rebuildAgentRuns(trx, q, workspaceId);
   await rebuildConversations(trx, q, workspaceId);
 }
@@ -46,6 +47,11 @@ class RebuildSql {
       : sql<number>`((unixepoch(${sql.raw(column)}) / 900) * 15)`;
   }
 
+  /** Whole milliseconds from `from` to `to` (never negative): exact on PostgreSQL's intervals. */
+  durationMs(to: string, from: string): RawBuilder<number> {
+    return sql<number>`greatest(0, round(extract(epoch from (${sql.raw(to)} - ${sql.raw(from)})) * 1000))`;
+  }
+
   concat(prefix: string, column: string): RawBuilder<string> {
     return this.dialect === 'postgres' ? sql<string>`(${prefix} || ${sql.raw(column)}::text)` : sql<string>`(${prefix} || ${sql.raw(column)})`;
   }
@@ -54,14 +60,63 @@ class RebuildSql {
 const list = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const columns = (names: readonly string[]) => sql.raw(names.join(', '));
 
+/**
+ * The class lower bounds in whole milliseconds: class k holds the integers from ⌈2^((k-1)/2)⌉
+ * up (class 2, [√2, 2), holds none), so a binary search over them classes whole milliseconds
+ * exactly as `durationClassOf`, with no logarithm in SQL.
+ */
+export const DURATION_CLASS_FLOORS = Array.from({ length: DURATION_CLASSES }, (_, k) => (k === 0 ? 0 : Math.ceil(2 ** ((k - 1) / 2))));
+
+function durationClassSql(column: string): string {
+  const node = (lo: number, hi: number): string => {
+    if (lo === hi) return String(lo);
+    const mid = Math.ceil((lo + hi) / 2);
+    return `case when ${column} >= ${DURATION_CLASS_FLOORS[mid]} then ${node(mid, hi)} else ${node(lo, mid - 1)} end`;
+  };
+  return node(0, DURATION_CLASSES - 1);
+}
+
+/**
+ * Executions on PostgreSQL: grouped by (workflow, bucket, status, trigger, duration class) in
+ * one scan and pivoted into counters in SQL (a hash aggregate: far cheaper than shipping the
+ * rows out); the workspace rows are the sums of its workflows' rows.
+ */
+async function rebuildExecutionsInSql(trx: Executor, q: RebuildSql, workspaceId: string): Promise<void> {
+  const pivot = [
+    'sum(n)',
+    ...EXECUTION_END_STATUSES.map((s) => `sum(case when status = '${s}' then n else 0 end)`),
+    ...EXECUTION_TRIGGERS.map((t) => `sum(case when trigger = '${t}' then n else 0 end)`),
+    'sum(duration)',
+    ...DURATION_COLUMNS.map((_, k) => `sum(case when cls = ${k} then n else 0 end)`),
+  ];
+  // The pivot's order is the counters' order in series.ts.
+  const order = ['executions', ...EXECUTION_END_STATUSES, ...EXECUTION_TRIGGERS.map((t) => `trigger_${t}`), 'duration_ms_sum', ...DURATION_COLUMNS];
+  if (order.join() !== EXECUTION_COUNTERS.join()) throw new Error('execution counters and their rebuild disagree');
+  await sql`
+    insert into execution_rollups (workspace_id, dim, owner_id, bucket, ${columns(EXECUTION_COUNTERS)})
+    select workspace_id, ${q.concat('workflow:', 'workflow_id')}, 0, bucket, ${sql.raw(pivot.join(', '))}
+    from (
+      select workspace_id, workflow_id, bucket, status, trigger, ${sql.raw(durationClassSql('duration'))} as cls, count(*) as n, sum(duration) as duration
+      from (
+        select workspace_id, workflow_id, status, trigger, ${q.bucket('created_at')} as bucket,
+          ${q.durationMs('finished_at', 'coalesce(started_at, created_at)')} as duration
+        from workflow_executions
+        where workspace_id = ${workspaceId} and finished_at is not null and status in (${list(EXECUTION_END_STATUSES)})
+      ) e
+      group by workspace_id, workflow_id, bucket, status, trigger, cls
+    ) g
+    group by workspace_id, workflow_id, bucket`.execute(trx);
+  await sumIntoWorkspaceRows(trx, 'execution_rollups', EXECUTION_COUNTERS, workspaceId, 'workflow:%');
+}
+
 /** Executions read per query while rebuilding (keyset pages in creation order). */
 const EXECUTION_PAGE = 20_000;
 
 /**
- * Executions: read workflow by workflow in creation order (the `(workflow_id, created_at)`
- * index, no sort) and counted in JavaScript by `executionContribution`, the function the live
- * writes use, so both agree by construction. A pivot of 76 counters in SQL costs SQLite more
- * than reading the rows. The workspace rows are the sums of its workflows' rows.
+ * Executions on SQLite: read workflow by workflow in creation order (the `(workflow_id,
+ * created_at)` index, no sort) and counted in JavaScript by `executionContribution`, the function
+ * the live writes use. SQLite has no hash aggregate: a pivot into 76 counters costs it more per
+ * row than reading the row. The workspace rows are the sums of its workflows' rows.
  */
 async function rebuildExecutions(trx: Executor, workspaceId: string): Promise<void> {
   const workflows = await trx.selectFrom('workflows').select('id').where('workspace_id', '=', workspaceId).execute();
