@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../../src/config.js';
 import { createDb } from '../../src/db/database.js';
 import { rebuildRollups } from '../../src/modules/metrics/rebuild.js';
-import { ADMIN, BENCH_DATABASE_URL, api, dropSchema, signInAdmin, startAthena, type AthenaStorage, type BenchDialect } from './harness.js';
+import { ADMIN, BENCH_DATABASE_URL, ROOT, api, dropSchema, signInAdmin, startAthena, type AthenaStorage, type BenchDialect } from './harness.js';
 
 /**
  * The issue-7 data set: one workspace holding a year's worth of a busy team's work, spread over
@@ -53,6 +54,8 @@ export interface OwnedResource {
 
 export interface MetricsDataset {
   generator: number;
+  /** The migrations the schema was made by: a data set made by others (edited in place while in development) is made again. */
+  migrations: string;
   dialect: BenchDialect;
   spec: DatasetSpec;
   storage: AthenaStorage;
@@ -99,6 +102,13 @@ function manifestPath(dialect: BenchDialect): string {
   return path.join(datasetDir(dialect), 'dataset.json');
 }
 
+function migrationsHash(): string {
+  const dir = path.join(ROOT, 'src', 'db', 'migrations');
+  const hash = createHash('sha256');
+  for (const file of fs.readdirSync(dir).sort()) hash.update(file).update(fs.readFileSync(path.join(dir, file)));
+  return hash.digest('hex').slice(0, 16);
+}
+
 function sameSpec(a: DatasetSpec, b: DatasetSpec): boolean {
   return a.executions === b.executions && a.messages === b.messages && a.threads === b.threads && a.days === b.days;
 }
@@ -119,7 +129,7 @@ export async function cachedDataset(dialect: BenchDialect, spec: DatasetSpec): P
   const file = manifestPath(dialect);
   if (!fs.existsSync(file)) return undefined;
   const manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as MetricsDataset;
-  if (manifest.generator !== GENERATOR_VERSION || !sameSpec(manifest.spec, spec)) return undefined;
+  if (manifest.generator !== GENERATOR_VERSION || manifest.migrations !== migrationsHash() || !sameSpec(manifest.spec, spec)) return undefined;
   if (Date.now() - Date.parse(manifest.generatedAt) > MAX_AGE_MS) return undefined;
   if (dialect === 'sqlite' && !fs.existsSync(path.join(manifest.storage.dataDir, 'athena.sqlite'))) return undefined;
   if (dialect === 'postgres' && !(await schemaHasData(manifest.storage.schema))) return undefined;
@@ -729,6 +739,7 @@ export async function ensureMetricsDataset(
 
   const dataset: MetricsDataset = {
     generator: GENERATOR_VERSION,
+    migrations: migrationsHash(),
     dialect,
     spec,
     storage,
