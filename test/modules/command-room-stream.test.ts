@@ -94,6 +94,18 @@ describe.each(DIALECTS)('the command room stream on %s', (dialect) => {
     byQuery.drop();
   });
 
+  it('fans each change out to many clients, every one getting the same frames in the same order', async () => {
+    const since = String(await lastEventId());
+    const clients = Array.from({ length: 25 }, (_, i) => connect(i % 2 ? w.viewer : w.owner, { 'last-event-id': since }));
+    const tasks = await Promise.all(Array.from({ length: 6 }, (_, i) => w.call(w.member, { method: 'POST', url: TASKS, body: { title: `fan ${i}`, position: 0 } })));
+    await Promise.all(tasks.map((r, i) => w.call(w.member, { method: 'PUT', url: `${TASKS}/${r.body.data.uuid}`, body: { status: i % 2 ? 'done' : 'blocked' } })));
+    for (const client of clients) await waitFor(client, 12);
+    const reference = clients[0]!.events.map((e) => [e.id, e.event, e.data.uuid, e.data.status, e.data.position]);
+    expect(new Set(reference.map((r) => r[0])).size).toBe(12);
+    for (const client of clients) expect(client.events.map((e) => [e.id, e.event, e.data.uuid, e.data.status, e.data.position])).toEqual(reference);
+    for (const client of clients) client.drop();
+  });
+
   it('without Last-Event-ID sends only what changes from now; a pruned id gets a reset', async () => {
     await create({ title: 'before' });
     const live = connect(w.member);
