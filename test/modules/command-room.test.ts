@@ -4,6 +4,7 @@ import type { TestApp } from '../helpers/test-app.js';
 import { createTestApp } from '../helpers/test-app.js';
 import { createThreadWorld, insertAgent, type ThreadWorld } from '../helpers/thread-fixtures.js';
 import { createWorkflow } from '../helpers/workflows.js';
+import { pruneEvents } from '../../src/modules/command-room/command-room.repository.js';
 
 const TASK_KEYS = ['uuid', 'title', 'description', 'status', 'position', 'progress', 'assignee', 'due_at', 'link', 'created_at', 'updated_at'];
 const STATUSES = ['todo', 'in_progress', 'blocked', 'done', 'failed', 'canceled'];
@@ -315,6 +316,23 @@ describe.each(DIALECTS)('command room tasks on %s', (dialect) => {
         expect(before.get(status) ?? [], status).toEqual(stored.filter((r) => r.status === status).map((r) => r.id));
       }
     });
+  });
+
+  it('prunes the log to the newest events of each workspace, and by age', async () => {
+    await clearBoard();
+    for (let i = 0; i < 5; i++) await create({ title: `log ${i}` });
+    const other = await t.request({ method: 'POST', url, token: w.stranger.token, body: { title: 'elsewhere' } });
+    expect(other.status).toBe(201);
+    const ids = async (workspaceId: string) =>
+      (await t.ctx.db.kysely.selectFrom('command_room_events').select('id').where('workspace_id', '=', workspaceId).orderBy('id').execute()).map((r) => Number(r.id));
+    const before = await ids(w.workspaceId);
+    const elsewhere = await ids(w.stranger.user.primary_workspace.uuid);
+    // Keep 3 per workspace, nothing old enough to go by age; batches of 2.
+    await pruneEvents(t.ctx.db.kysely, '2000-01-01T00:00:00.000Z', 3, 2);
+    expect(await ids(w.workspaceId)).toEqual(before.slice(-3));
+    expect(await ids(w.stranger.user.primary_workspace.uuid)).toEqual(elsewhere);
+    await pruneEvents(t.ctx.db.kysely, '2999-01-01T00:00:00.000Z', 3, 2);
+    expect(await ids(w.workspaceId)).toEqual([]);
   });
 
   it('names its operations as seed 004 does', async () => {
