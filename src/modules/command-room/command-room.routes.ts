@@ -112,7 +112,7 @@ export function commandRoomRoutes(ctx: AppContext): FastifyPluginAsyncTypebox {
         operationId: 'streamCommandRoom',
         summary: 'Stream Command Room Changes',
         description:
-          'Server-Sent Events of the workspace’s board changes: `task.created`, `task.updated`, `task.moved` (data: the task) and `task.deleted` (data: `{uuid}`), each with its `id`. With `Last-Event-ID` (or `last_event_id`) the changes after it are replayed first, then live ones follow, in order; without, only changes from now on. When the id is no longer kept, a `reset` event (data `{last_event_id}`) says to reload the board. The stream stays open (a comment every 15 s keeps proxies from closing it).',
+          'Server-Sent Events of the workspace’s board changes: `task.created`, `task.updated`, `task.moved` (data: the task) and `task.deleted` (data: `{uuid}`), each with its `id`. With `Last-Event-ID` (or `last_event_id`) the changes after it are replayed first, then live ones follow, in order; without, only changes from now on. When the id is no longer kept, a `reset` event (data `{last_event_id}`) says to reload the board. The stream stays open (a comment every 15 s keeps proxies from closing it) until the server ends it after about 15 minutes; the client then resumes with `Last-Event-ID`, which checks its access again.',
         querystring: StreamQuery,
         response: { 200: Type.String({ description: 'text/event-stream' }), ...platformErrors },
       },

@@ -9,6 +9,12 @@ import type { CommandRoomEventRow } from './command-room.table.js';
 const READ_BATCH = 500;
 /** The safety poll: a hub reads the log this often even when nobody told it of a change. */
 const SAFETY_POLL_MS = 2_000;
+/**
+ * A stream ends after this long (plus up to a minute, so clients do not all come back at once)
+ * and the client resumes with Last-Event-ID: authentication and membership are checked again, so
+ * a member removed or a token revoked stops receiving within that time, at no cost per event.
+ */
+const STREAM_MAX_MS = 15 * 60_000;
 /** How often the set of workspaces with linked tasks is read again (a lost announcement, unlinks). */
 const LINKED_REFRESH_MS = 10_000;
 
@@ -227,12 +233,15 @@ export class CommandRoomRuntime {
       subscribe: (_after, listener, end) => {
         const subscriber: Subscriber = { viewer, cursor: 0, live: false, buffer: [], send: listener, end: end ?? (() => undefined) };
         let gone = false;
+        const expiry = setTimeout(() => subscriber.end(), STREAM_MAX_MS + Math.floor(Math.random() * 60_000));
+        expiry.unref();
         void this.join(workspaceId, subscriber, afterId, () => gone).catch((error: unknown) => {
           this.ctx.log.warn({ err: error, workspace: workspaceId }, 'a command room stream could not start');
           subscriber.end();
         });
         return () => {
           gone = true;
+          clearTimeout(expiry);
           this.leave(workspaceId, subscriber);
         };
       },
