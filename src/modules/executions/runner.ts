@@ -352,7 +352,14 @@ export class ExecutionRunner {
     const dbStore = new DbExecutionStore(this.ctx, row.id, row.workspace_id, this.owner, snapshot);
     const nodeCount = snapshot.nodes.length;
     const progress = (nodeRuns: number) => {
-      for (const hook of this.progressHooks) hook(row, nodeRuns, nodeCount);
+      for (const hook of this.progressHooks) {
+        try {
+          hook(row, nodeRuns, nodeCount);
+        } catch (error) {
+          // An observer's failure is not the execution's.
+          this.ctx.log.error({ err: error, execution: row.id }, 'an execution progress hook failed');
+        }
+      }
     };
     progress(state?.nodeRuns ?? 0);
     // Observers hear of each committed step; the store's other methods are its own.
