@@ -592,7 +592,10 @@ function renderMetricsSeries(result: MetricsSeriesResult): string {
       `| ${storageName(dialect)} | ${count(d.counts.executions)} | ${count(d.counts.messages)} | ${count(d.counts.threads)} (${count(d.counts.privateThreads)}) | ${count(d.counts.runs)} | ${count(d.counts.feedback)} | ${seconds(d.timings.setupMs)} | ${seconds(d.timings.executionsInsertMs)} | ${seconds(d.timings.conversationsInsertMs)} | ${seconds(d.timings.rollupsMs)} | ${count(rollupRows)} | ${count(Math.round(d.sizeMb))} MB | ${d.cached ? `yes (generated ${d.generatedAt.slice(0, 16).replace('T', ' ')} UTC)` : 'no'} |`,
     );
   }
-  const notes = [...result.notes];
+  const notes = [
+    ...result.notes,
+    'Reproduce: `npm run bench -- --only metrics --skip-startup` (`--dialect sqlite` or `postgres` for one). The data set is generated on first use and kept: SQLite under the OS temp dir (`athena-bench-metrics/`), reused while less than a week old and made by the same migrations; PostgreSQL in the schema `bench_metrics`, dropped after the run unless `BENCH_KEEP_METRICS_DATA=1`. `node --import tsx bench/generate-metrics-data.ts [--fresh | --drop]` generates or removes it alone.',
+  ];
   for (const [dialect, data] of Object.entries(result.dialects)) for (const check of data?.checks ?? []) notes.push(`${storageName(dialect)}: ${check}`);
   lines.push('', ...notes.map((n) => `- ${n}`));
   return lines.join('\n');
@@ -617,7 +620,10 @@ function renderCommandRoomStream(result: CommandRoomStreamResult): string {
       );
     }
   }
-  const notes = [...result.notes];
+  const notes = [
+    ...result.notes,
+    'Reproduce: `npm run bench -- --only command-room-stream --skip-startup` (a fresh database per storage; it stops by itself after the changes).',
+  ];
   for (const [dialect, data] of Object.entries(result.dialects)) {
     for (const run of data?.runs ?? []) {
       const extra: string[] = [];

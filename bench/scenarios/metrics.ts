@@ -255,10 +255,13 @@ export const metrics: MeasuredScenario = {
       dialects: {},
     };
     for (const dialect of context.dialects) {
-      result.dialects[dialect] = await measureDialect(dialect, context.log);
-      if (dialect === 'postgres' && process.env.BENCH_KEEP_METRICS_DATA !== '1') {
-        await dropMetricsDataset('postgres');
-        context.log('metrics: dropped the PostgreSQL data set (BENCH_KEEP_METRICS_DATA=1 keeps it)');
+      try {
+        result.dialects[dialect] = await measureDialect(dialect, context.log);
+      } finally {
+        if (dialect === 'postgres' && process.env.BENCH_KEEP_METRICS_DATA !== '1') {
+          await dropMetricsDataset('postgres');
+          context.log('metrics: dropped the PostgreSQL data set (BENCH_KEEP_METRICS_DATA=1 keeps it)');
+        }
       }
     }
     return result;
