@@ -269,6 +269,8 @@ export interface FanoutRun {
   put: Percentiles;
   serverCpuMsPerChange: number;
   rssMb: number;
+  /** 1-minute load average as the changes started. */
+  loadAverage?: number;
 }
 
 export interface CommandRoomStreamResult {
@@ -631,7 +633,8 @@ function renderCommandRoomStream(result: CommandRoomStreamResult): string {
       if (run.brokenStreams) extra.push(`${run.brokenStreams} streams broke`);
       if (run.putErrors) extra.push(`${run.putErrors} PUTs failed`);
       if (run.otherFrames) extra.push(`${count(run.otherFrames)} other frames carried an earlier change's title`);
-      notes.push(`${storageName(dialect)}, ${run.clients} client${run.clients === 1 ? '' : 's'}: connected in ${count(run.connectMs)} ms${extra.length ? `; ${extra.join('; ')}` : ''}.`);
+      const load = run.loadAverage === undefined ? '' : `; load average ${run.loadAverage} (1 min) as the changes started`;
+      notes.push(`${storageName(dialect)}, ${run.clients} client${run.clients === 1 ? '' : 's'}: connected in ${count(run.connectMs)} ms${load}${extra.length ? `; ${extra.join('; ')}` : ''}.`);
     }
   }
   lines.push('', ...notes.map((n) => `- ${n}`));

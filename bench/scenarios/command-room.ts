@@ -140,6 +140,7 @@ async function fanout(server: RunningServer, token: string, taskIds: string[], c
     if (live < clients) log(`  only ${live} of ${clients} streams saw the warm-up change within 10 s`);
     await sleep(200);
 
+    const [one] = os.loadavg();
     const cpuBefore = cpuMs(server.pid);
     const sentAt: number[] = [];
     const ackAt: number[] = [];
@@ -230,6 +231,7 @@ async function fanout(server: RunningServer, token: string, taskIds: string[], c
       put: percentiles(putMs),
       serverCpuMsPerChange: Math.round((serverCpuMs / CHANGES) * 100) / 100,
       rssMb: rss,
+      loadAverage: Math.round(one! * 100) / 100,
     };
     log(
       `command-room ${clients} client${clients === 1 ? '' : 's'}: delay from PUT sent p50 ${run.delay.p50} ms, p95 ${run.delay.p95} ms, p99 ${run.delay.p99} ms, max ${run.delay.max} ms; ` +

@@ -165,6 +165,9 @@ async function measureDialect(dialect: BenchDialect, log: (m: string) => void): 
     const memberToken = (await api<{ data: { token: string } }>(server.url, 'POST', '/api/v1/auth/sign-in', undefined, { email: MEMBER.email, password: MEMBER.password })).data.token;
     const headersOf = (as: 'admin' | 'member') => ({ authorization: `Bearer ${as === 'admin' ? adminToken : memberToken}`, 'x-workspace-id': dataset.workspaceId });
 
+    const [one, five] = os.loadavg();
+    log(`metrics ${dialect}: load average ${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min) as the measurements start`);
+    const loadAtStart = `${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min)`;
     const floor = await sequential(agent, `${server.url}/api/v1/user`, headersOf('admin'));
     const baseline: SequentialRun = { endpoint: 'user', as: 'admin', timezone: '-', ...floor.run };
     log(`metrics ${dialect} GET /api/v1/user: p50 ${baseline.p50} ms, p95 ${baseline.p95} ms, p99 ${baseline.p99} ms, ${baseline.rps} req/s`);
@@ -221,7 +224,11 @@ async function measureDialect(dialect: BenchDialect, log: (m: string) => void): 
       baseline,
       runs,
       throughput: throughputOf,
-      checks: [...checks, `plan of the execution rollups' read (owner, UTC, 90 days): ${plan}`],
+      checks: [
+        `load average when its measurements started (the data set ready): ${loadAtStart}`,
+        ...checks,
+        `plan of the execution rollups' read (owner, UTC, 90 days): ${plan}`,
+      ],
       rssAfterMb: rssMb(server.pid),
     };
   } finally {
@@ -250,7 +257,7 @@ export const metrics: MeasuredScenario = {
         `Data set (bench/lib/metrics-data.ts): one workspace, its owner and a member; 10 workflows (3 private to the member, 1 private to the owner) and 10 agents (the same split), created through the API; then ${FULL_SPEC.threads.toLocaleString('en-US')} threads (about a quarter private), ${FULL_SPEC.messages.toLocaleString('en-US')} messages (user and assistant turns, tokens and cost on the replies, feedback on 6%; one agent run per reply) and ${FULL_SPEC.executions.toLocaleString('en-US')} workflow executions (90% succeeded, 8% failed, 2% canceled; seven triggers; log-normal durations, median 350 ms) over the last ${FULL_SPEC.days} days, busier in recent weeks and working hours, bulk-inserted as raw rows (SQLite: prepared statements in large transactions; PostgreSQL: 5,000-row \`unnest\` inserts), then the rollups rebuilt from them with \`rebuildRollups\` (src/modules/metrics/rebuild.ts). PostgreSQL is ANALYZEd after the load, as autovacuum would; SQLite is left as Athena leaves it.`,
         `Each query: \`GET /api/v1/metrics/{endpoint}?from=<today − 89 days>&to=<today>&interval=day&timezone=<zone>\` (90 daily buckets, today included: a date as \`to\` counts the whole day) with \`X-Workspace-Id\`; as the owner and as the member, in UTC and Asia/Kolkata. ${WARMUP} warm-up requests, then up to ${REQUESTS} timed ones (at most ${MAX_S} s) one after another on one keep-alive connection: each latency is one request alone, from writing it to the end of the answer. req/s there is 1 ÷ the mean latency.`,
         `Throughput: each endpoint (owner, UTC) under autocannon at c=${LOAD_CONNECTIONS} for ${LOAD_S} s after a 2-second warm-up; the floor is \`GET /api/v1/user\` on the same server, same run.`,
-        `Load average when it started: ${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min) on ${os.cpus().length} cores; the load generator, the server and PostgreSQL share them.`,
+        `Load average when the scenario started: ${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min) on ${os.cpus().length} cores; the load generator, the server and PostgreSQL share them (and, on this machine, whatever else runs: see each storage's load below).`,
       ],
       dialects: {},
     };
