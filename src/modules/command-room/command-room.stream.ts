@@ -364,7 +364,8 @@ export async function connectCommandRoomRedis(ctx: AppContext, runtime: CommandR
       // Not ours.
     }
   });
-  await subscriber.subscribe(channel).catch(() => undefined);
+  // Subscribed on every 'ready' above: start-up never waits for Redis here (the queue's own
+  // start-up check reports an unreachable REDIS_URL).
   runtime.usePublisher(
     (workspaceId, linked) => {
       commands.publish(channel, JSON.stringify({ origin, workspace: workspaceId, ...(linked ? { linked } : {}) })).catch(() => undefined);
