@@ -25,6 +25,7 @@ import type {
   WorkflowMetricsResource,
 } from './metrics.schemas.js';
 import {
+  AGENT_RUN_COUNTERS,
   DURATION_COLUMNS,
   SHARED_OWNER,
   WORKSPACE_DIM,
@@ -196,18 +197,8 @@ function rangeFields(range: MetricsRange) {
 // ---------------------------------------------------------------------------------------------
 // Agents
 
-const AGENT_COUNTERS = [
-  'runs',
-  'succeeded',
-  'failed',
-  'canceled',
-  'input_tokens',
-  'output_tokens',
-  'cost',
-  'latency_ms_sum',
-  'feedback_up',
-  'feedback_down',
-] as const satisfies readonly CounterOf<'agent_runs'>[];
+/** Every counter of the agent runs series is part of the answer. */
+const AGENT_COUNTERS = AGENT_RUN_COUNTERS;
 
 /** Runs of the agents the caller sees, their outcome, usage and feedback; agents created. */
 export async function agentMetrics(ctx: AppContext, scope: WorkspaceScope, query: MetricsQuery): Promise<AgentMetricsResource> {
