@@ -21,6 +21,8 @@ export class DbExecutionStore implements ExecutionStore {
     private readonly workspaceId: string,
     private readonly owner: string,
     private readonly snapshot: ExecutionSnapshot,
+    /** Told the node runs so far after each committed step (the runner's progress observers). */
+    private readonly onStepCommitted?: (nodeRuns: number) => void,
   ) {}
 
   private encode(value: unknown, name: string): string | null {
@@ -50,6 +52,7 @@ export class DbExecutionStore implements ExecutionStore {
     const written = await writeBatcherOf(this.ctx.db).submit((db) => repo.insertStepIfOwned(db, dialect, row, this.owner));
     if (!written) throw new ExecutionLostError();
     this.ctx.metrics.nodeRan(step.node_type, step.status, step.started_at, step.finished_at);
+    this.onStepCommitted?.(state.nodeRuns);
   }
 
   async park(state: RunState, until: string | null): Promise<void> {

@@ -349,7 +349,6 @@ export class ExecutionRunner {
       trigger: row.trigger,
       user_id: row.user_id,
     };
-    const dbStore = new DbExecutionStore(this.ctx, row.id, row.workspace_id, this.owner, snapshot);
     const nodeCount = snapshot.nodes.length;
     const progress = (nodeRuns: number) => {
       for (const hook of this.progressHooks) {
@@ -362,16 +361,8 @@ export class ExecutionRunner {
       }
     };
     progress(state?.nodeRuns ?? 0);
-    // Observers hear of each committed step; the store's other methods are its own.
-    const store: DbExecutionStore =
-      this.progressHooks.length === 0
-        ? dbStore
-        : Object.assign(Object.create(dbStore) as DbExecutionStore, {
-            commitStep: async (step: Parameters<DbExecutionStore['commitStep']>[0], after: RunState) => {
-              await dbStore.commitStep(step, after);
-              progress(after.nodeRuns);
-            },
-          });
+    // Observers hear of each committed step.
+    const store = new DbExecutionStore(this.ctx, row.id, row.workspace_id, this.owner, snapshot, this.progressHooks.length === 0 ? undefined : progress);
     return runExecution(
       {
         execution,
