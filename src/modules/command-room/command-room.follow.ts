@@ -126,6 +126,18 @@ function executionSettled(ctx: AppContext, runtime: CommandRoomRuntime, row: Exe
   enqueue(ctx, entry, () => applyExecution(ctx, row, status, progress));
 }
 
+/**
+ * An execution was cancelled through the API (executions.service awaits it after the commit):
+ * its tasks move before the cancel answers, not at the next reconcile pass. Never throws.
+ */
+export async function executionCanceled(ctx: AppContext, execution: ExecutionRef): Promise<void> {
+  const runtime = commandRoomOf(ctx);
+  if (runtime.linkedWorkspaces && !runtime.linkedWorkspaces.has(execution.workspace_id)) return;
+  await applyExecution(ctx, execution, 'canceled').catch((error: unknown) =>
+    ctx.log.warn({ err: error, execution: execution.id }, 'a command room task could not follow a cancel'),
+  );
+}
+
 /** An agent or thread run started in this process (runs.service calls it). */
 export function runStarted(ctx: AppContext, run: RunRef): void {
   const links = [run.thread_id, run.agent_id].filter((id): id is string => id !== null);

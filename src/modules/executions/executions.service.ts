@@ -10,6 +10,7 @@ import type { ExecutionOutcome } from '../../engine/executor.js';
 import type { WebhookResponse } from '../../engine/node-type.js';
 import type { RunState } from '../../engine/run-state.js';
 import { AppError, fieldError } from '../../errors.js';
+import { executionCanceled } from '../command-room/command-room.follow.js';
 import { countExecutionEnd } from '../metrics/rollups.js';
 import { MASKED } from '../secrets/secrets.service.js';
 import type { WorkflowRow } from '../workflows/workflows.table.js';
@@ -413,6 +414,7 @@ export async function cancelExecution(ctx: AppContext, row: ExecutionRow): Promi
     throw new AppError('CONFLICT', `The execution has already ended (${current?.status ?? 'deleted'}).`);
   }
   ctx.metrics.executionFinished('canceled', row.trigger);
+  await executionCanceled(ctx, cancelled);
   ctx.executions.cancelEverywhere(row.id);
   ctx.executions.emit(row.id, { type: 'settled', status: 'canceled' });
   return (await repo.findExecutionById(ctx.db.kysely, row.id))!;
