@@ -315,5 +315,21 @@ for (const dialect of DIALECTS) {
       const list = await t.request({ url: '/api/v1/workflow-executions', token: other.token });
       expect(list.body.meta.total).toBe(0);
     });
+
+    // Last in this file: the hook stays registered on the runner.
+    it('tells progress observers of each step, and a failing observer does not fail the execution', async () => {
+      const seen: number[] = [];
+      t.ctx.executions.onProgress((_row, nodeRuns, nodeCount) => {
+        seen.push(nodeRuns, nodeCount);
+        throw new Error('observer broke');
+      });
+      const workflow = await createWorkflow(t, token, chain(manualNode('start'), setNode('one', { a: 1 }), setNode('two', { b: 2 })));
+      const response = await execute(workflow.uuid, {});
+      expect(response.status, response.text).toBe(200);
+      expect(response.body.data.status).toBe('succeeded');
+      // At the start (0 node runs), then after each of the three steps; 3 nodes in the graph.
+      expect(seen).toEqual([0, 3, 1, 3, 2, 3, 3, 3]);
+      expect(t.logs.some((line) => line.msg === 'an execution progress hook failed')).toBe(true);
+    });
   });
 }
