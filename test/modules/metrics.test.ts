@@ -206,6 +206,13 @@ for (const dialect of DIALECTS) {
         expect(invisible.status).toBe(422);
         expect(invisible.body).toEqual(unknown.body);
         expect(unknown.body.errors).toEqual({ workflow_uuid: ['The selected workflow uuid is invalid.'] });
+        // Another workspace's workflow, even a public one, is not this workspace's to count.
+        const elsewhere = await createWorkflow(t, w.stranger.token, { name: 'Elsewhere', visibility: 'public' });
+        for (const path of ['workflow-executions', 'workflows']) {
+          const foreign = await get(w.admin, `${path}?${WEEK}&workflow_uuid=${elsewhere.uuid}`);
+          expect(foreign.status).toBe(422);
+          expect(foreign.body).toEqual(unknown.body);
+        }
         expect((await get(w.viewer, `workflows?${WEEK}&workflow_uuid=not-a-uuid`)).status).toBe(422);
       });
 
